@@ -1,0 +1,29 @@
+# Task runner. Every target bootstraps .venv (Python >= 3.10 and pip are all it needs).
+#   make demo   - the instructor's end-to-end demo
+#   make test   - the test suite
+#   make bench  - speed benchmark (lablib vs the matrix-product floor, vs PyTorch when installed)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+OUT    ?= output/demo
+
+.PHONY: demo test bench clean
+
+demo: $(VENV)/.installed
+	$(PY) -m lablib.demo --out $(OUT)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench_epoch.py
+
+# Re-install when the package metadata changes; the stamp makes later runs instant.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --editable ".[dev]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) output .pytest_cache .hypothesis

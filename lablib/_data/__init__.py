@@ -1,0 +1,1 @@
+"""Data shipped with lablib: the Fashion-MNIST mini subset (see PROVENANCE.md)."""

@@ -1,0 +1,486 @@
+"""Gradient descent and the optimizers of the course: SGD (+momentum), AdaGrad-Norm, Adagrad, RMSprop, Adam.
+
+Each update rule exists once, as an in-place kernel ``_<rule>_update(params, grads, state, scratch, ...)``
+working on dicts name -> ndarray. Two faces share it:
+
+* a pure step function ``<rule>_step(params, grads, state, *, lr, ...) -> (params, state)`` that copies its
+  inputs first (params and grads are one ndarray or a dict of ndarrays; ``state`` is ``{}``/``None`` on the
+  first call, then whatever the previous call returned);
+* a thin class (``SGD``, ``AdaGradNorm``, ``Adagrad``, ``RMSprop``, ``Adam``) whose ``step(params, grads)``
+  updates the parameter arrays in place with preallocated temporaries, and whose ``lr`` is a float or a
+  schedule ``t -> lr`` (``t`` = steps already taken).
+
+Where PyTorch and Keras 3 differ (where eps goes, SGD momentum form, defaults) each docstring says how;
+``eps_convention="torch"|"keras"`` selects between them where both are offered.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ._validate import _describe, as_float_array, check_fraction, check_int, check_nonnegative, check_positive
+
+__all__ = [
+    "DivergenceWarning",
+    "gradient_descent",
+    "sgd_step",
+    "adagrad_norm_step",
+    "adagrad_step",
+    "rmsprop_step",
+    "adam_step",
+    "Optimizer",
+    "SGD",
+    "AdaGradNorm",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+]
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Gradient descent produced a non-finite iterate (learning rate too large for the landscape)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Plain gradient descent on a function of one vector
+
+
+def gradient_descent(grad, x0, lr, n_steps, tol=None) -> np.ndarray:
+    """Run x_{t+1} = x_t - lr * grad(x_t) and return all iterates x_0, ..., x_k.
+
+    Shape (k+1,) for a scalar ``x0``, (k+1, D) for a vector of length D; k = ``n_steps`` unless it stops early:
+    when ||grad(x_t)|| < ``tol`` (x_t is then the last row), or when an iterate is no longer finite. Divergence
+    is reported, not hidden: the finite iterates are kept and one ``DivergenceWarning`` names the step, lr and
+    the last finite |x| (numpy's own overflow warnings are silenced so that this is the only one).
+    """
+    if not callable(grad):
+        raise TypeError(f"grad must be a callable x -> gradient, got {_describe(grad)}")
+    x0 = as_float_array(x0, "x0")
+    if x0.ndim > 1:
+        raise ValueError(f"x0 must be a scalar or a 1-D vector, got shape {x0.shape}")
+    lr = check_positive(lr, "lr")
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
+    if tol is not None:
+        tol = check_positive(tol, "tol")
+
+    iterates = np.empty((n_steps + 1,) + x0.shape)
+    iterates[0] = x0
+    k = 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(n_steps):
+            x = iterates[t]
+            g = grad(float(x) if x.ndim == 0 else x.copy())
+            g = as_float_array(g, "grad(x)", finite=False)
+            if g.shape != x.shape:
+                raise ValueError(f"grad(x) must return the shape of x, {x.shape}, got {g.shape}")
+            if tol is not None and np.linalg.norm(g) < tol:
+                break
+            x_next = x - lr * g
+            if not np.all(np.isfinite(x_next)):
+                warnings.warn(
+                    f"gradient descent diverged: iterate x_{t + 1} is not finite (lr={lr:g}, "
+                    f"last finite |x|={np.linalg.norm(x):.4g} at step {t}); returning x_0..x_{t}",
+                    DivergenceWarning,
+                    stacklevel=2,
+                )
+                break
+            iterates[t + 1] = x_next
+            k = t + 1
+    return iterates[: k + 1].copy()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers shared by the kernels, the pure functions and the classes
+
+_ONE = "params"  # internal name of the single tensor when params is one ndarray
+_EPS_CONVENTIONS = ("torch", "keras")
+
+
+def _buffers(state: dict, key: str, params: dict, fill: float = 0.0) -> dict:
+    """state[key]: one array per parameter, created filled with ``fill`` on first use."""
+    if key not in state:
+        state[key] = {name: np.full_like(x, fill) for name, x in params.items()}
+    return state[key]
+
+
+def _tmp(scratch: dict, name: str, like: np.ndarray) -> np.ndarray:
+    buf = scratch.get(name)
+    if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+        buf = scratch[name] = np.empty_like(like)
+    return buf
+
+
+def _divide_step(x, numerator, second_moment, step_size, eps, eps_inside, tmp) -> None:
+    """x -= step_size * numerator / denom, denom = sqrt(s + eps) (eps_inside) or sqrt(s) + eps."""
+    if eps_inside:
+        np.add(second_moment, eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+    else:
+        np.sqrt(second_moment, out=tmp)
+        tmp += eps
+    np.divide(numerator, tmp, out=tmp)
+    tmp *= step_size
+    x -= tmp
+
+
+def _check_eps_convention(value) -> str:
+    if value not in _EPS_CONVENTIONS:
+        raise ValueError(f"eps_convention must be 'torch' or 'keras', got {value!r}")
+    return value
+
+
+def _check_state(state: dict, params: dict) -> None:
+    """Per-parameter buffers in ``state`` must match ``params`` (names and shapes)."""
+    for key, bufs in state.items():
+        if not isinstance(bufs, dict):
+            continue
+        if bufs.keys() != params.keys():
+            raise ValueError(f"state[{key!r}] has entries {sorted(bufs)}, params has {sorted(params)}")
+        for name, buf in bufs.items():
+            if np.shape(buf) != params[name].shape:
+                raise ValueError(
+                    f"state[{key!r}][{name!r}] has shape {np.shape(buf)}, params[{name!r}] has {params[name].shape}"
+                )
+
+
+def _check_step_args(params, grads) -> None:
+    """The class step's checks: dicts with the same names, float param arrays, grads of matching shapes."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict name -> ndarray, got {_describe(params)}")
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict name -> ndarray, got {_describe(grads)}")
+    if grads.keys() != params.keys():
+        raise ValueError(f"grads must have the same names as params: params {sorted(params)}, grads {sorted(grads)}")
+    for name, x in params.items():
+        if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+            raise TypeError(f"params[{name!r}] must be a float ndarray (updated in place), got {_describe(x)}")
+        g = grads[name]
+        if not isinstance(g, np.ndarray) or g.dtype.kind not in "fiu":
+            raise TypeError(f"grads[{name!r}] must be a real numeric ndarray, got {_describe(g)}")
+        if g.shape != x.shape:
+            raise ValueError(f"grads[{name!r}] must have the shape of params[{name!r}], {x.shape}, got {g.shape}")
+
+
+def _pure_step(update, params, grads, state, **hparams):
+    """Copy params/grads/state into dicts, run the in-place ``update`` on the copies, return them."""
+    single = not isinstance(params, dict)
+    if single:
+        if isinstance(grads, dict):
+            raise TypeError("grads must be one array when params is one array, got a dict")
+        params, grads = {_ONE: params}, {_ONE: grads}
+    elif not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict name -> array when params is a dict, got {_describe(grads)}")
+    if grads.keys() != params.keys():
+        raise ValueError(f"grads must have the same names as params: params {sorted(params)}, grads {sorted(grads)}")
+
+    def label(kind, name):
+        return kind if single else f"{kind}[{name!r}]"
+
+    new_params, new_grads = {}, {}
+    for name in params:
+        new_params[name] = np.array(as_float_array(params[name], label("params", name)))  # a copy
+        g = as_float_array(grads[name], label("grads", name))
+        if g.shape != new_params[name].shape:
+            raise ValueError(
+                f"{label('grads', name)} must have the shape of {label('params', name)}, "
+                f"{new_params[name].shape}, got {g.shape}"
+            )
+        new_grads[name] = g
+
+    if state is None:
+        state = {}
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict (or None on the first call), got {_describe(state)}")
+    new_state = {}
+    for key, value in state.items():
+        if single and isinstance(value, np.ndarray):
+            value = {_ONE: value}
+        if isinstance(value, dict):
+            value = {name: np.array(buf, dtype=np.float64) for name, buf in value.items()}
+        new_state[key] = value
+    _check_state(new_state, new_params)
+
+    update(new_params, new_grads, new_state, {}, **hparams)
+
+    if single:
+        new_state = {k: (v[_ONE] if isinstance(v, dict) else v) for k, v in new_state.items()}
+        return new_params[_ONE], new_state
+    return new_params, new_state
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The update rules: one in-place kernel each, plus the validation of its hyperparameters
+
+
+def _sgd_hparams(momentum):
+    return {"momentum": check_fraction(momentum, "momentum")}
+
+
+def _sgd_update(params, grads, state, scratch, *, lr, momentum):
+    velocity = _buffers(state, "velocity", params) if momentum else None
+    for name, x in params.items():
+        g = grads[name]
+        if momentum:
+            v = velocity[name]
+            v *= momentum
+            v += g
+            g = v
+        tmp = _tmp(scratch, name, x)
+        np.multiply(g, lr, out=tmp)
+        x -= tmp
+
+
+def sgd_step(params, grads, state=None, *, lr, momentum=0.0):
+    """SGD with (heavy-ball) momentum, the torch.optim.SGD form (dampening 0, no Nesterov).
+
+        g_t = momentum * g_{t-1} + grad        (g_0 = 0; state["velocity"] holds g_t)
+        x  <- x - lr * g_t
+
+    Keras writes momentum as v_t = momentum * v_{t-1} - lr * grad, x <- x + v_t. With a constant lr the two
+    coincide (v_t = -lr * g_t); when lr changes between steps they differ: here a new lr scales the whole
+    accumulated velocity at once, in Keras only the new gradient term.
+    """
+    hparams = _sgd_hparams(momentum)
+    return _pure_step(_sgd_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
+
+
+def _adagrad_norm_hparams(eps):
+    return {"eps": check_positive(eps, "eps")}
+
+
+def _adagrad_norm_update(params, grads, state, scratch, *, lr, eps):
+    sum_sq = 0.0
+    for g in grads.values():
+        flat = np.ravel(g)
+        sum_sq += float(np.dot(flat, flat))
+    state["accumulator"] = state.get("accumulator", 0.0) + sum_sq
+    scale = lr / np.sqrt(eps + state["accumulator"])
+    for name, x in params.items():
+        tmp = _tmp(scratch, name, x)
+        np.multiply(grads[name], scale, out=tmp)
+        x -= tmp
+
+
+def adagrad_norm_step(params, grads, state=None, *, lr, eps=1e-8):
+    """AdaGrad-Norm, the course's version: one scalar accumulator for ALL parameters together.
+
+        S_t = S_{t-1} + ||grad||^2             (S_0 = 0; squared global norm over all tensors)
+        x  <- x - lr / sqrt(eps + S_t) * grad   (eps inside the root)
+
+    state["accumulator"] holds S_t (a float). Neither torch nor Keras ships this rule.
+    """
+    hparams = _adagrad_norm_hparams(eps)
+    return _pure_step(_adagrad_norm_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
+
+
+def _adagrad_hparams(eps, initial_accumulator, eps_convention):
+    return {
+        "eps": check_positive(eps, "eps"),
+        "initial_accumulator": check_nonnegative(initial_accumulator, "initial_accumulator"),
+        "eps_convention": _check_eps_convention(eps_convention),
+    }
+
+
+def _adagrad_update(params, grads, state, scratch, *, lr, eps, initial_accumulator, eps_convention):
+    accumulator = _buffers(state, "accumulator", params, initial_accumulator)
+    for name, x in params.items():
+        g, s, tmp = grads[name], accumulator[name], _tmp(scratch, name, x)
+        np.multiply(g, g, out=tmp)
+        s += tmp
+        _divide_step(x, g, s, lr, eps, eps_convention == "keras", tmp)
+
+
+def adagrad_step(params, grads, state=None, *, lr, eps=1e-10, initial_accumulator=0.0, eps_convention="torch"):
+    """Adagrad, one accumulator per coordinate (torch.optim.Adagrad without lr_decay/weight_decay).
+
+        s_t = s_{t-1} + grad^2                  (s_0 = initial_accumulator, elementwise)
+        torch:  x <- x - lr * grad / (sqrt(s_t) + eps)
+        keras:  x <- x - lr * grad / sqrt(s_t + eps)
+
+    The defaults are torch's (eps=1e-10, initial_accumulator=0). Keras 3's Adagrad is eps_convention="keras"
+    with eps=1e-7, initial_accumulator=0.1 (and lr=0.001 there, 0.01 in torch).
+    """
+    hparams = _adagrad_hparams(eps, initial_accumulator, eps_convention)
+    return _pure_step(_adagrad_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
+
+
+def _rmsprop_hparams(rho, eps, eps_convention):
+    return {
+        "rho": check_fraction(rho, "rho"),
+        "eps": check_positive(eps, "eps"),
+        "eps_convention": _check_eps_convention(eps_convention),
+    }
+
+
+def _rmsprop_update(params, grads, state, scratch, *, lr, rho, eps, eps_convention):
+    square_avg = _buffers(state, "square_avg", params)
+    for name, x in params.items():
+        g, s, tmp = grads[name], square_avg[name], _tmp(scratch, name, x)
+        s *= rho
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - rho
+        s += tmp
+        _divide_step(x, g, s, lr, eps, eps_convention == "keras", tmp)
+
+
+def rmsprop_step(params, grads, state=None, *, lr, rho=0.9, eps=1e-8, eps_convention="torch"):
+    """RMSprop (no momentum, not centered).
+
+        s_t = rho * s_{t-1} + (1 - rho) * grad^2    (s_0 = 0)
+        torch:  x <- x - lr * grad / (sqrt(s_t) + eps)
+        keras:  x <- x - lr * grad / sqrt(s_t + eps)
+
+    torch.optim.RMSprop calls rho ``alpha`` (default 0.99, eps=1e-8, lr=0.01); Keras 3 RMSprop has rho=0.9,
+    eps=1e-7 inside the root, lr=0.001. The defaults here (rho=0.9, eps=1e-8, eps outside) are reproduced
+    exactly by torch.optim.RMSprop(alpha=0.9).
+    """
+    hparams = _rmsprop_hparams(rho, eps, eps_convention)
+    return _pure_step(_rmsprop_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
+
+
+def _adam_hparams(beta1, beta2, eps, eps_convention):
+    return {
+        "beta1": check_fraction(beta1, "beta1"),
+        "beta2": check_fraction(beta2, "beta2"),
+        "eps": check_positive(eps, "eps"),
+        "eps_convention": _check_eps_convention(eps_convention),
+    }
+
+
+def _adam_update(params, grads, state, scratch, *, lr, beta1, beta2, eps, eps_convention):
+    t = state["t"] = state.get("t", 0) + 1
+    m, v = _buffers(state, "m", params), _buffers(state, "v", params)
+    sqrt_bc2 = np.sqrt(1.0 - beta2**t)
+    step_size = lr * sqrt_bc2 / (1.0 - beta1**t)
+    # lr * m_hat / (sqrt(v_hat) + eps) == step_size * m / (sqrt(v) + eps * sqrt_bc2): torch's eps sits on
+    # sqrt(v_hat); Keras adds its eps to sqrt(v) itself.
+    eps_on_sqrt_v = eps * sqrt_bc2 if eps_convention == "torch" else eps
+    for name, x in params.items():
+        g, m_, v_, tmp = grads[name], m[name], v[name], _tmp(scratch, name, x)
+        m_ *= beta1
+        np.multiply(g, 1.0 - beta1, out=tmp)
+        m_ += tmp
+        v_ *= beta2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - beta2
+        v_ += tmp
+        _divide_step(x, m_, v_, step_size, eps_on_sqrt_v, False, tmp)
+
+
+def adam_step(params, grads, state=None, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, eps_convention="torch"):
+    """Adam (Kingma & Ba 2015; torch.optim.Adam). t counts steps from 1 (incremented before use).
+
+        m_t = beta1 * m_{t-1} + (1 - beta1) * grad,   v_t = beta2 * v_{t-1} + (1 - beta2) * grad^2
+        m_hat = m_t / (1 - beta1^t),                   v_hat = v_t / (1 - beta2^t)
+        torch:  x <- x - lr * m_hat / (sqrt(v_hat) + eps)
+        keras:  x <- x - lr_t * m_t / (sqrt(v_t) + eps),  lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+
+    The two differ only in where eps acts (Keras' is eps * sqrt(1 - beta2^t) in torch's terms). Keras 3 Adam
+    defaults to eps=1e-7; torch to eps=1e-8. state: {"t": int, "m": ..., "v": ...}.
+    """
+    hparams = _adam_hparams(beta1, beta2, eps, eps_convention)
+    return _pure_step(_adam_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Classes: in-place steps over a dict of parameter arrays, constant lr or a schedule t -> lr
+
+
+class Optimizer:
+    """Base class: holds lr (float or schedule), the step count and the rule's state.
+
+    ``step(params, grads)`` updates the arrays in ``params`` in place (grads are not checked for NaN/inf: that
+    would cost a pass over the data; divergence shows in the loss). ``lr`` reads the current learning rate
+    (the schedule evaluated at t = ``iterations``, the number of steps already taken); assigning a float to it
+    replaces any schedule (as reduce-on-plateau does).
+    """
+
+    _update = None  # the rule's in-place kernel, set by subclasses
+
+    def __init__(self, lr):
+        self.iterations = 0
+        self.lr = lr
+        self.state: dict = {}
+        self._scratch: dict = {}
+        self._hparams: dict = {}
+
+    @property
+    def lr(self) -> float:
+        if self._schedule is None:
+            return self._lr
+        value = self._schedule(self.iterations)
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        return check_positive(value, f"lr schedule value at t={self.iterations}")
+
+    @lr.setter
+    def lr(self, value):
+        if callable(value):
+            self._schedule, self._lr = value, None
+            _ = self.lr  # evaluate once now so that a bad schedule fails here, not mid-training
+        else:
+            self._schedule, self._lr = None, check_positive(value, "lr")
+
+    def step(self, params: dict, grads: dict) -> None:
+        """One update of every array in ``params`` (in place) from ``grads`` (same names and shapes)."""
+        _check_step_args(params, grads)
+        _check_state(self.state, params)
+        lr = self.lr
+        self._update(params, grads, self.state, self._scratch, lr=lr, **self._hparams)
+        self.iterations += 1
+
+    def __repr__(self) -> str:
+        lr = self._lr if self._schedule is None else self._schedule
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hparams.items())
+        return f"{type(self).__name__}(lr={lr!r}{', ' if args else ''}{args})"
+
+
+class SGD(Optimizer):
+    """SGD with momentum, see ``sgd_step`` (torch form: x -= lr * g_t, g_t = momentum * g_{t-1} + grad)."""
+
+    _update = staticmethod(_sgd_update)
+
+    def __init__(self, lr, momentum=0.0):
+        super().__init__(lr)
+        self._hparams = _sgd_hparams(momentum)
+
+
+class AdaGradNorm(Optimizer):
+    """The course's AdaGrad-Norm, see ``adagrad_norm_step`` (one scalar accumulator over all tensors)."""
+
+    _update = staticmethod(_adagrad_norm_update)
+
+    def __init__(self, lr, eps=1e-8):
+        super().__init__(lr)
+        self._hparams = _adagrad_norm_hparams(eps)
+
+
+class Adagrad(Optimizer):
+    """Per-coordinate Adagrad, see ``adagrad_step`` (torch defaults; Keras: eps_convention='keras', ...)."""
+
+    _update = staticmethod(_adagrad_update)
+
+    def __init__(self, lr, eps=1e-10, initial_accumulator=0.0, eps_convention="torch"):
+        super().__init__(lr)
+        self._hparams = _adagrad_hparams(eps, initial_accumulator, eps_convention)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, see ``rmsprop_step`` (torch.optim.RMSprop(alpha=rho) by default)."""
+
+    _update = staticmethod(_rmsprop_update)
+
+    def __init__(self, lr, rho=0.9, eps=1e-8, eps_convention="torch"):
+        super().__init__(lr)
+        self._hparams = _rmsprop_hparams(rho, eps, eps_convention)
+
+
+class Adam(Optimizer):
+    """Adam, see ``adam_step`` (torch.optim.Adam by default; Keras 3: eps=1e-7, eps_convention='keras')."""
+
+    _update = staticmethod(_adam_update)
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, eps_convention="torch"):
+        super().__init__(lr)
+        self._hparams = _adam_hparams(beta1, beta2, eps, eps_convention)
