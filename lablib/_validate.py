@@ -51,6 +51,11 @@ def as_float_array(x, name: str, *, ndim: int | None = None, finite: bool = True
 
 def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
     """Raise ValueError naming ``name`` and the first bad index if ``arr`` has NaN or inf."""
+    # A finite sum proves every element finite in one pass without a temporary; only a
+    # non-finite sum (NaN/inf inside, or a huge-but-finite overflow) needs the elementwise test.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return arr
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(np.atleast_1d(arr)))[0]
         idx = tuple(int(i) for i in bad) if np.ndim(arr) else ()
