@@ -13,7 +13,6 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -1,8 +1,4 @@
 """lablib.clip: the course's examples, closed forms, keras / torch numbers, structure and bad input."""
-import functools
-import importlib.util
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,19 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from _reference import fixture, optim_reference_script
+
 from lablib import clip
 
-REF = Path(__file__).parent / "reference"
-KERAS_FIX = json.loads((REF / "clip_keras.json").read_text())
-TORCH_FIX = json.loads((REF / "clip_torch.json").read_text())
-
-
-@functools.cache
-def reference_script():
-    spec = importlib.util.spec_from_file_location("make_optim_reference", REF / "make_optim_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+KERAS_FIX = fixture("clip_keras")
+TORCH_FIX = fixture("clip_torch")
 
 
 COURSE = np.array([0.9, 100.0])
@@ -133,7 +122,7 @@ def test_torch_epsilon_makes_a_visible_difference_at_small_norms():
 
 def test_matches_live_torch():
     pytest.importorskip("torch", reason="torch not installed; the fixture test covers these numbers")
-    script = reference_script()
+    script = optim_reference_script()
     grads = [np.array(g) for g in TORCH_FIX["grads"]]
     for case in TORCH_FIX["cases"]:
         live = script.run_torch_clip(case["kind"], case["value"], TORCH_FIX["grads"])

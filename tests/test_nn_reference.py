@@ -4,19 +4,18 @@ Always against the fixtures tests/reference/nn_*.json (written by
 tests/reference/make_nn_reference.py from the real frameworks); also live against torch when
 it is installed.
 """
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _reference import fixture
+
 from lablib.nn import (KERAS_BATCHNORM, TORCH_BATCHNORM, activations, batchnorm_backward, batchnorm_forward,
                        batchnorm_init, log_softmax, mse, softmax, softmax_cross_entropy)
 
-REF = Path(__file__).resolve().parent / "reference"
-BATCHNORM = json.loads((REF / "nn_batchnorm.json").read_text())
-ACTIVATIONS = json.loads((REF / "nn_activations.json").read_text())
-LOSSES = json.loads((REF / "nn_losses.json").read_text())
+BATCHNORM = fixture("nn_batchnorm")
+ACTIVATIONS = fixture("nn_activations")
+LOSSES = fixture("nn_losses")
 
 # float64 framework numbers: agreement to 1e-12 relative to the largest entry of each array.
 # Keras 3 on the torch backend computes float64 batch norm partly in float32 (its result_type

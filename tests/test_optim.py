@@ -1,29 +1,18 @@
 """lablib.optim against closed forms, hand-derived steps, and torch.optim / keras.optimizers numbers."""
-import functools
-import importlib.util
-import json
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _reference import fixture, optim_reference_script
+
 from lablib import optim
 
-REF = Path(__file__).parent / "reference"
-TORCH_FIX = json.loads((REF / "optim_torch.json").read_text())
-KERAS_FIX = json.loads((REF / "optim_keras.json").read_text())
-
-
-@functools.cache
-def reference_script():
-    spec = importlib.util.spec_from_file_location("make_optim_reference", REF / "make_optim_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TORCH_FIX = fixture("optim_torch")
+KERAS_FIX = fixture("optim_keras")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -271,7 +260,7 @@ def test_eps_conventions_really_differ():
 @pytest.mark.parametrize("case", TORCH_FIX["cases"], ids=lambda c: c["name"])
 def test_matches_live_torch(case):
     pytest.importorskip("torch", reason="torch not installed; the fixture test covers these numbers")
-    live = reference_script().run_torch_optim(case, TORCH_FIX)
+    live = optim_reference_script().run_torch_optim(case, TORCH_FIX)
     by_class, _ = lablib_trajectories(case, TORCH_FIX)
     assert_trajectories_close(by_class, live)
 

@@ -1,27 +1,16 @@
 """lablib.schedules against closed forms and keras / torch numbers."""
-import functools
-import importlib.util
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _reference import fixture, optim_reference_script
+
 from lablib import optim, schedules
 
-REF = Path(__file__).parent / "reference"
-KERAS_FIX = json.loads((REF / "schedules_keras.json").read_text())
-TORCH_FIX = json.loads((REF / "schedules_torch.json").read_text())
-
-
-@functools.cache
-def reference_script():
-    spec = importlib.util.spec_from_file_location("make_optim_reference", REF / "make_optim_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+KERAS_FIX = fixture("schedules_keras")
+TORCH_FIX = fixture("schedules_torch")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -136,7 +125,7 @@ def test_plateau_fixtures_exercise_reductions_and_the_conventions_differ():
 
 def test_performance_scheduler_matches_live_torch():
     pytest.importorskip("torch", reason="torch not installed; the fixture test covers these numbers")
-    script = reference_script()
+    script = optim_reference_script()
     for ref in TORCH_FIX["reduce_lr_on_plateau"][::3]:
         live = script.run_torch_plateau(ref["setting"], ref["mode"], ref["threshold_mode"], ref["metrics"], ref["lr0"])
         sched = schedules.PerformanceScheduler(

@@ -13,6 +13,8 @@ __all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "mse"]
 
 
 def _check_axis(x, axis):
+    if x.ndim == 0:
+        raise ValueError("x must have at least 1 dimension, got a scalar")
     axis = check_int(axis, "axis")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis}")
@@ -24,8 +26,6 @@ def _check_axis(x, axis):
 def softmax(x, axis=-1):
     """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis`` (the shift avoids overflow)."""
     x = as_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must have at least 1 dimension, got a scalar")
     return _softmax(x, _check_axis(x, axis))
 
 
@@ -39,8 +39,6 @@ def _softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     """log softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m), m = max x along ``axis``."""
     x = as_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must have at least 1 dimension, got a scalar")
     return _log_softmax(x, _check_axis(x, axis))
 
 
