@@ -305,7 +305,8 @@ def fit(model: MLP, X, y, optimizer, epochs, batch_size, *, val=None, schedule=N
                     or a ``PerformanceScheduler`` stepped with the validation loss after each epoch.
                     For a per-iteration schedule give it to the optimizer instead (``Adam(lr=power(...))``).
     clip:           a callable grads -> grads applied before each step, e.g.
-                    ``functools.partial(clip_by_global_norm_only, max_norm=5)`` — see ``lablib.clip``.
+                    ``functools.partial(lablib.clip.clip_by_norm, max_norm=1.0)`` or
+                    ``lambda g: lablib.clip.clip_by_global_norm(g, 5.0)[0]``.
     early_stopping: an ``EarlyStopping``; restores the best weights at the end when asked to.
     rng:            numpy Generator for shuffling and dropout masks.
 

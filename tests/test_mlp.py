@@ -215,3 +215,26 @@ def test_bad_fit_and_forward_inputs_are_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.predict(X)
+
+
+def test_fit_clips_every_gradient_before_the_step():
+    from functools import partial
+
+    from lablib.clip import clip_by_norm
+
+    X, y = blobs(64, 5, 3, seed=10)
+    rng = np.random.default_rng(0)
+    model = MLP([5, 8, 3], batchnorm=True, rng=rng)
+    model.freeze(1)
+    seen = []
+
+    def spy(grads):
+        seen.append(sorted(grads))
+        return partial(clip_by_norm, max_norm=1e-3)(grads)
+
+    before = {k: v.copy() for k, v in model.params.items()}
+    fit(model, X, y, optim.SGD(lr=1.0), 1, 16, clip=spy, rng=rng, progress=False)
+    assert len(seen) == 4 and seen[0] == ["W2", "b2"]   # frozen layer 1 is not offered
+    # SGD with lr=1 moves each tensor by at most 4 steps * max_norm.
+    for name in ("W2", "b2"):
+        assert 0 < np.linalg.norm(model.params[name] - before[name]) <= 4e-3 + 1e-15
