@@ -1,0 +1,19 @@
+"""Autograding checks for the course notebooks (public and hidden nbgrader test cells).
+
+    from lablib.grading import check, CheckFailure, EXERCISES
+    check("adam_step", adam_step)                # public cases: fixed, small, documented
+    check("adam_step", adam_step, hidden=True)   # hidden cases, drawn from $LABLIB_HIDDEN_SEED
+
+``check`` prints one line and returns None on success; otherwise it raises ``CheckFailure`` (an
+AssertionError) that names the case, the quantity, the worst entry (expected vs got, tolerance) and, when the
+wrong answer is a catalogued mistake, that mistake and a hint. While the student's function runs, lablib's
+own reference for the exercise is disabled (calling it fails the check). Hidden cases use the integer in the
+environment variable LABLIB_HIDDEN_SEED, or the instructor default ``DEFAULT_HIDDEN_SEED`` when unset.
+
+``EXERCISES`` maps each exercise name to its ``Exercise`` (``name``, ``lab``, ``signature``, ``summary``,
+``mistakes`` as (name, hint) pairs, ``reference``).
+"""
+from .engine import DEFAULT_HIDDEN_SEED, EXERCISES, HIDDEN_SEED_ENV, CheckFailure, Exercise, Mistake, check
+from . import exercises  # noqa: F401  (registers every exercise)
+
+__all__ = ["check", "CheckFailure", "EXERCISES", "Exercise", "Mistake", "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]

@@ -1,0 +1,385 @@
+"""lab02, backpropagation: the 2-2-2 network by hand, a dense layer, softmax cross-entropy, numerical gradients."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import backprop, gradcheck, nn
+from ..engine import Case, Exercise, Mistake, register
+from ..tripwire import resolve
+from ._common import other_shape, shape_of
+
+# ---------------------------------------------------------------------------------------------------------
+# The 2-2-2 sigmoid network (lablib.backprop): inputs (0.05, 0.10), targets (0.01, 0.99), one bias per layer
+
+OUTS = ("out_h1", "out_h2", "out_o1", "out_o2")
+WEIGHTS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
+_SECOND = dict(zip(backprop.NAMES, (-0.3, 0.8, 0.1, -0.6, 1.2, -0.7, 0.05, 0.9, -0.2, 0.4)))
+
+
+def _weight_cases():
+    return [Case(label="the post's initial weights (w1=0.15 ... w8=0.55, b1=0.35, b2=0.60)", w=dict(backprop.INITIAL)),
+            Case(label="weights w1..w8 = -0.3, 0.8, 0.1, -0.6, 1.2, -0.7, 0.05, 0.9; b1=-0.2, b2=0.4", w=_SECOND)]
+
+
+def _hidden_weights(rng):
+    return [Case(label=f"random weights and biases in [-1, 1] (set {k + 1})",
+                 w=dict(zip(backprop.NAMES, rng.uniform(-1, 1, size=len(backprop.NAMES)).tolist())))
+            for k in range(3)]
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _forward(w, *, bias=True, out_act=True, hid_act=True, swap=False):
+    """Independent forward pass; the keyword flags produce the catalogued mistakes."""
+    (i1, i2), b1, b2 = backprop.INPUTS, (w["b1"] if bias else 0.0), (w["b2"] if bias else 0.0)
+    a, b, c, d = (w["w1"], w["w3"], w["w2"], w["w4"]) if swap else (w["w1"], w["w2"], w["w3"], w["w4"])
+    net_h1, net_h2 = a * i1 + b * i2 + b1, c * i1 + d * i2 + b1
+    h1, h2 = (_sigmoid(net_h1), _sigmoid(net_h2)) if hid_act else (net_h1, net_h2)
+    e, f, g, h = (w["w5"], w["w7"], w["w6"], w["w8"]) if swap else (w["w5"], w["w6"], w["w7"], w["w8"])
+    net_o1, net_o2 = e * h1 + f * h2 + b2, g * h1 + h * h2 + b2
+    o1, o2 = (_sigmoid(net_o1), _sigmoid(net_o2)) if out_act else (net_o1, net_o2)
+    return {"out_h1": h1, "out_h2": h2, "out_o1": o1, "out_o2": o2}
+
+
+def forward_222(w):
+    f = backprop.forward(w)
+    return {k: f[k] for k in OUTS}
+
+
+def _drive_forward_222(run, fn, c):
+    out = run.keys(run.call(fn, c.w), OUTS, "the return value (a dict with out_h1, out_h2, out_o1, out_o2)")
+    for k in OUTS:
+        run.record(k, out[k])
+
+
+FORWARD_222 = Exercise(
+    name="forward_222",
+    lab="lab02",
+    signature="def forward_222(w):",
+    summary="Forward pass of the 2-2-2 sigmoid network (inputs 0.05, 0.10; b1 shared by the hidden neurons, b2 by "
+            "the outputs) for weights w = {'w1'..'w8', 'b1', 'b2'}; return {'out_h1', 'out_h2', 'out_o1', 'out_o2'}.",
+    reference=forward_222,
+    drive=_drive_forward_222,
+    public_cases=_weight_cases,
+    hidden_cases=_hidden_weights,
+    guarded=resolve("lablib.backprop.forward", "lablib.backprop._forward"),
+    catalogue=(
+        Mistake("biases forgotten", "every net input adds its layer's bias: net_h1 = w1*i1 + w2*i2 + b1, "
+                "net_o1 = w5*out_h1 + w6*out_h2 + b2", lambda w: _forward(w, bias=False)),
+        Mistake("no sigmoid at the output", "the outputs are out_o = sigmoid(net_o), not net_o",
+                lambda w: _forward(w, out_act=False)),
+        Mistake("net_h fed forward", "the output layer takes the hidden OUTPUTS out_h = sigmoid(net_h), "
+                "not net_h", lambda w: _forward(w, hid_act=False)),
+        Mistake("weights mixed up", "w1, w2 feed h1 (from i1, i2) and w3, w4 feed h2; w5, w6 feed o1 and "
+                "w7, w8 feed o2", lambda w: _forward(w, swap=True)),
+    ),
+)
+
+
+def _gradients(w, *, updated_out=False, no_sigmoid_out=False, flip=False, one_path=False, use_net=False):
+    """Independent backprop for E = 1/2 sum (t - out_o)^2; the flags produce the catalogued mistakes."""
+    (i1, i2), (t1, t2) = backprop.INPUTS, backprop.TARGETS
+    f = _forward(w)
+    h1, h2, o1, o2 = f["out_h1"], f["out_h2"], f["out_o1"], f["out_o2"]
+    s = -1.0 if flip else 1.0
+    d_o1 = s * (o1 - t1) * (1.0 if no_sigmoid_out else o1 * (1 - o1))
+    d_o2 = s * (o2 - t2) * (1.0 if no_sigmoid_out else o2 * (1 - o2))
+    a1 = w["w1"] * i1 + w["w2"] * i2 + w["b1"] if use_net else h1
+    a2 = w["w3"] * i1 + w["w4"] * i2 + w["b1"] if use_net else h2
+    g = {"w5": d_o1 * a1, "w6": d_o1 * a2, "w7": d_o2 * a1, "w8": d_o2 * a2}
+    v = {k: w[k] - 0.5 * g[k] for k in g} if updated_out else w
+    back1 = d_o1 * v["w5"] + (0.0 if one_path else d_o2 * v["w7"])
+    back2 = d_o1 * v["w6"] + (0.0 if one_path else d_o2 * v["w8"])
+    d_h1, d_h2 = back1 * h1 * (1 - h1), back2 * h2 * (1 - h2)
+    g.update({"w1": d_h1 * i1, "w2": d_h1 * i2, "w3": d_h2 * i1, "w4": d_h2 * i2})
+    return g
+
+
+def gradients_222(w):
+    g = backprop.gradients(w)
+    return {k: g[k] for k in WEIGHTS}
+
+
+def _drive_gradients_222(run, fn, c):
+    g = run.keys(run.call(fn, c.w), WEIGHTS, "the return value (a dict with keys 'w1'..'w8': dE/dw1..dE/dw8)")
+    for k in ("w5", "w6", "w7", "w8", "w1", "w2", "w3", "w4"):
+        run.record(f"dE/d{k} (key {k!r})", g[k])
+
+
+GRADIENTS_222 = Exercise(
+    name="gradients_222",
+    lab="lab02",
+    signature="def gradients_222(w):",
+    summary="Backpropagation in the 2-2-2 network, E = 1/2 (t1 - out_o1)**2 + 1/2 (t2 - out_o2)**2 with targets "
+            "0.01, 0.99; return {'w1': dE/dw1, ..., 'w8': dE/dw8}, all at the current weights.",
+    reference=gradients_222,
+    drive=_drive_gradients_222,
+    public_cases=_weight_cases,
+    hidden_cases=_hidden_weights,
+    guarded=resolve("lablib.backprop.gradients", "lablib.backprop._gradients", "lablib.backprop.train_step",
+                    "lablib.backprop._train_step", "lablib.backprop.forward", "lablib.backprop._forward"),
+    catalogue=(
+        Mistake("already-updated weights in backprop", "take every gradient at the CURRENT weights: the hidden "
+                "deltas use the old w5..w8, not values already updated by w - eta * dE/dw",
+                lambda w: _gradients(w, updated_out=True)),
+        Mistake("output sigmoid derivative missing", "delta_o1 = (out_o1 - t1) * out_o1 * (1 - out_o1): the "
+                "chain rule goes through the output sigmoid too", lambda w: _gradients(w, no_sigmoid_out=True)),
+        Mistake("error sign flipped", "dE/dout_o1 = out_o1 - t1 (not t1 - out_o1) for E = 1/2 (t1 - out_o1)**2",
+                lambda w: _gradients(w, flip=True)),
+        Mistake("hidden delta from one output only", "out_h1 feeds BOTH outputs: dE/dout_h1 = delta_o1 * w5 + "
+                "delta_o2 * w7", lambda w: _gradients(w, one_path=True)),
+        Mistake("net instead of out", "dnet_o1/dw5 = out_h1 (the hidden neuron's output after the sigmoid), "
+                "not net_h1", lambda w: _gradients(w, use_net=True)),
+    ),
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Dense layer: out = x @ W + b, x (N, D), W (D, M), b (M,)
+
+_DENSE_SHAPES = [(4, 3, 2), (2, 5, 4), (3, 2, 5)]
+
+
+def _dense_case(rng, n, d, m, hidden=False):
+    return Case(label=f"x of shape ({n}, {d}), W of shape ({d}, {m}), b of shape ({m},)",
+                x=rng.normal(size=(n, d)), W=rng.normal(size=(d, m)), b=rng.normal(size=m),
+                dout=rng.normal(size=(n, m)))
+
+
+def _dense_public():
+    rng = np.random.default_rng(2)
+    return [_dense_case(rng, *s) for s in _DENSE_SHAPES]
+
+
+def _dense_hidden(rng):
+    cases = []
+    for _ in range(3):
+        n = int(rng.integers(5, 9))
+        d, m = other_shape(rng, (6, 5), (9, 8), avoid={(n, n)})
+        cases.append(_dense_case(rng, n, d, m, hidden=True))
+    return cases
+
+
+def dense_forward(x, W, b):
+    return nn.dense_forward(x, W, b)
+
+
+def dense_backward(dout, cache):
+    return nn.dense_backward(dout, cache)
+
+
+def _drive_dense_forward(run, fn, c):
+    out, _ = run.unpack(run.call(fn, c.x, c.W, c.b), 2, "the return value (out, cache)")
+    run.record("out", out)
+
+
+def _drive_dense_backward(run, fn, c):
+    forward = run.partner("dense_forward")
+    _, cache = run.unpack(run.call(forward, c.x, c.W, c.b), 2, "dense_forward's return value (out, cache)")
+    dx, dW, db = run.unpack(run.call(fn, c.dout, cache), 3, "the return value (dx, dW, db)")
+    run.record("dx", dx)
+    run.record("dW", dW)
+    run.record("db", db)
+
+
+_DENSE_GUARDS = resolve("lablib.nn.dense_forward", "lablib.nn.dense._dense_forward",
+                        "lablib.nn.dense_backward", "lablib.nn.dense._dense_backward")
+
+DENSE_FORWARD = Exercise(
+    name="dense_forward",
+    lab="lab02",
+    signature="def dense_forward(x, W, b):",
+    summary="out = x @ W + b for x (N, D), W (D, M), b (M,); return (out, cache) with whatever your backward needs.",
+    reference=dense_forward,
+    drive=_drive_dense_forward,
+    public_cases=_dense_public,
+    hidden_cases=_dense_hidden,
+    guarded=_DENSE_GUARDS,
+    catalogue=(
+        Mistake("bias forgotten", "out = x @ W + b: add b (broadcast over the rows)", lambda x, W, b: (x @ W, (x, W))),
+        Mistake("output transposed", "keep one example per ROW: out = x @ W + b has shape (N, M), not W.T @ x.T",
+                lambda x, W, b: ((x @ W + b).T, (x, W))),
+        Mistake("activation inside the dense layer", "the dense layer is affine only (x @ W + b); the ReLU or "
+                "sigmoid is a separate layer", lambda x, W, b: (np.maximum(0.0, x @ W + b), (x, W))),
+    ),
+)
+
+DENSE_BACKWARD = Exercise(
+    name="dense_backward",
+    lab="lab02",
+    signature="def dense_backward(dout, cache):",
+    summary="Given dout = dL/dout (N, M) and your forward's cache, return (dx, dW, db) = (dout @ W.T, x.T @ dout, "
+            "dout summed over the rows).",
+    reference=dense_backward,
+    drive=_drive_dense_backward,
+    public_cases=_dense_public,
+    hidden_cases=_dense_hidden,
+    guarded=_DENSE_GUARDS,
+    partners={"dense_forward": dense_forward},
+    catalogue=(
+        Mistake("dW transposed", "dW must have W's shape (D, M): dW = x.T @ dout, not dout.T @ x",
+                lambda dout, cache: (dout @ cache[1].T, dout.T @ cache[0], dout.sum(axis=0))),
+        Mistake("db over the wrong axis", "b is added to every ROW, so db sums dout over the rows: "
+                "dout.sum(axis=0), shape (M,)",
+                lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout, dout.sum(axis=1))),
+        Mistake("divides by the batch size", "dout already contains the loss's 1/N; dense_backward must not "
+                "divide by N again",
+                lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout / len(dout), dout.sum(axis=0) / len(dout))),
+    ),
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Softmax cross-entropy: mean loss over the batch and its gradient
+
+
+def _ce_case(rng, n, c, offset=0.0):
+    logits = rng.normal(scale=2.0, size=(n, c)) + offset
+    label = f"logits of shape ({n}, {c})" + (f", all around {offset:g} (overflow test)" if offset else "")
+    return Case(label=label, logits=logits, y=rng.integers(0, c, size=n))
+
+
+def _ce_public():
+    rng = np.random.default_rng(3)
+    return [_ce_case(rng, 4, 3), _ce_case(rng, 1, 4), _ce_case(rng, 3, 5, offset=1000.0)]
+
+
+def _ce_hidden(rng):
+    shapes = [other_shape(rng, (5, 6), (9, 10)) for _ in range(2)]
+    return [_ce_case(rng, *shapes[0]), _ce_case(rng, *shapes[1], offset=float(rng.uniform(800, 1200)))]
+
+
+def softmax_cross_entropy(logits, y):
+    return nn.softmax_cross_entropy(logits, y)
+
+
+def _ce_variant(*, per_example_grad=False, summed=False, no_onehot=False, no_shift=False):
+    def ce(logits, y):
+        n = len(logits)
+        z = logits if no_shift else logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        losses = -np.log(p[np.arange(n), y])
+        grad = p.copy()
+        if not no_onehot:
+            grad[np.arange(n), y] -= 1.0
+        return (losses.sum() if summed else losses.mean()), (grad if per_example_grad else grad / n)
+    return ce
+
+
+def _drive_ce(run, fn, c):
+    loss, dlogits = run.unpack(run.call(fn, c.logits, c.y), 2, "the return value (loss, dlogits)")
+    run.record("loss", loss)
+    run.record("dlogits", dlogits)
+
+
+SOFTMAX_CROSS_ENTROPY = Exercise(
+    name="softmax_cross_entropy",
+    lab="lab02",
+    signature="def softmax_cross_entropy(logits, y):",
+    summary="Mean cross-entropy of softmax(logits) (N, C) against integer labels y (N,); return (loss, dlogits) "
+            "with dlogits = (softmax(logits) - onehot(y)) / N. Subtract the row max before exp.",
+    reference=softmax_cross_entropy,
+    drive=_drive_ce,
+    public_cases=_ce_public,
+    hidden_cases=_ce_hidden,
+    guarded=resolve("lablib.nn.softmax_cross_entropy", "lablib.nn.losses._softmax_cross_entropy",
+                    "lablib.nn.softmax", "lablib.nn.losses._softmax", "lablib.nn.log_softmax",
+                    "lablib.nn.losses._log_softmax"),
+    catalogue=(
+        Mistake("gradient not divided by the batch size", "the loss is a MEAN over the N rows, so its gradient "
+                "is (p - onehot(y)) / N", _ce_variant(per_example_grad=True)),
+        Mistake("loss summed over the batch", "return the MEAN of -log p[n, y_n] over the rows, not the sum",
+                _ce_variant(summed=True)),
+        Mistake("one-hot not subtracted", "dlogits = (p - onehot(y)) / N: subtract 1 at each row's true class",
+                _ce_variant(no_onehot=True)),
+        Mistake("no max subtraction", "exp overflows for large logits: subtract each row's max before exp "
+                "(softmax does not change)", _ce_variant(no_shift=True)),
+    ),
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# numerical_gradient(f, x, h=1e-5): central differences
+
+
+class _Cubic:
+    """f(x) = sum(c * x**3) + x.ravel() @ A @ x.ravel() (not separable: entries interact through A)."""
+
+    def __init__(self, c, A):
+        self.c, self.A = c, A
+
+    def __call__(self, x):
+        v = np.ravel(x)
+        return float(np.sum(self.c * v**3) + v @ self.A @ v)
+
+
+def _ng_case(rng, shape, h=None):
+    size = int(np.prod(shape))
+    f = _Cubic(rng.uniform(-1, 1, size=size), rng.normal(size=(size, size)))
+    label = f"f(x) = sum(c x**3) + x @ A @ x, {shape_of('x', np.zeros(shape))}" + (f", h={h:g}" if h else "")
+    return Case(label=label, f=f, x=rng.uniform(-2, 2, size=shape), h=h)
+
+
+def _ng_public():
+    rng = np.random.default_rng(4)
+    return [_ng_case(rng, (3,)), _ng_case(rng, (2, 3)), _ng_case(rng, (4,), h=1e-2)]
+
+
+def _ng_hidden(rng):
+    return [_ng_case(rng, other_shape(rng, (5,), (8,))), _ng_case(rng, other_shape(rng, (3, 4), (4, 5))),
+            _ng_case(rng, other_shape(rng, (5,), (7,)), h=float(rng.uniform(5e-3, 2e-2)))]
+
+
+def numerical_gradient(f, x, h=1e-5):
+    return gradcheck.numerical_gradient(f, x, h)
+
+
+def _ng_variant(*, forward=False, over_h=False, no_restore=False, fixed_h=False):
+    def ng(f, x, h=1e-5):
+        h = 1e-5 if fixed_h else h
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + h
+            f_plus = f(x)
+            x[i] = old if forward else old - h
+            f_minus = f(x)
+            if not no_restore:
+                x[i] = old
+            grad[i] = (f_plus - f_minus) / (h if forward or over_h else 2 * h)
+        return grad
+    return ng
+
+
+def _drive_ng(run, fn, c):
+    kwargs = {} if c.h is None else {"h": c.h}
+    run.record("gradient", run.call(fn, c.f, c.x, **kwargs))
+    run.record("x after the call (it must be restored)", c.x)
+
+
+NUMERICAL_GRADIENT = Exercise(
+    name="numerical_gradient",
+    lab="lab02",
+    signature="def numerical_gradient(f, x, h=1e-5):",
+    summary="Central differences: grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h) for every index i of the float "
+            "array x (any shape); x may be perturbed in place but must be restored.",
+    reference=numerical_gradient,
+    drive=_drive_ng,
+    public_cases=_ng_public,
+    hidden_cases=_ng_hidden,
+    guarded=resolve("lablib.gradcheck.numerical_gradient", "lablib.gradcheck._numerical_gradient",
+                    "lablib.gradcheck.numerical_gradient_array", "lablib.gradcheck._numerical_gradient_array"),
+    catalogue=(
+        Mistake("forward difference", "use the CENTRAL difference (f(x + h) - f(x - h)) / (2h); the forward "
+                "difference (f(x + h) - f(x)) / h is only first-order accurate", _ng_variant(forward=True)),
+        Mistake("divided by h instead of 2h", "the two evaluations are 2h apart: divide by 2*h",
+                _ng_variant(over_h=True)),
+        Mistake("x not restored", "put x[i] back to its old value after the two evaluations, otherwise the "
+                "next entries are computed at a shifted point", _ng_variant(no_restore=True)),
+        Mistake("h ignored", "use the h argument, not a hard-coded 1e-5", _ng_variant(fixed_h=True)),
+    ),
+    atol=1e-7,
+)
+
+register(FORWARD_222, GRADIENTS_222, DENSE_FORWARD, DENSE_BACKWARD, SOFTMAX_CROSS_ENTROPY, NUMERICAL_GRADIENT)

@@ -1,0 +1,323 @@
+"""lab05, training issues: batch normalization (course/Keras convention) and gradient clipping."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import clip, nn
+from ..engine import Case, Exercise, Mistake, register
+from ..tripwire import resolve
+from ._common import hparams_label, other_shape
+
+# ---------------------------------------------------------------------------------------------------------
+# Batch normalization, x (N, D); momentum = weight of the OLD running value (Keras), biased variance
+
+
+def _bn_case(rng, n, d, train, hparams):
+    # Feature scales from 0.01 to 3, so that eps = 1e-3 matters for the small ones.
+    x = rng.normal(size=(n, d)) * np.geomspace(0.01, 3.0, d) + rng.normal(size=d)
+    label = f"x of shape ({n}, {d}), train={train}, {hparams_label(hparams)}"
+    return Case(label=label, x=x, gamma=rng.uniform(0.5, 2.0, size=d), beta=rng.normal(size=d),
+                running_mean=rng.normal(scale=0.5, size=d), running_var=rng.uniform(0.5, 2.0, size=d),
+                train=train, hparams=hparams, dout=rng.normal(size=(n, d)))
+
+
+def _bn_public():
+    rng = np.random.default_rng(7)
+    return [_bn_case(rng, 6, 3, True, {}), _bn_case(rng, 4, 2, True, {"momentum": 0.9, "eps": 1e-5}),
+            _bn_case(rng, 3, 4, False, {})]
+
+
+def _bn_hidden(rng):
+    shape = lambda: other_shape(rng, (7, 5), (12, 6))  # noqa: E731
+    return [_bn_case(rng, *shape(), True, {}),
+            _bn_case(rng, *shape(), True,
+                     {"momentum": float(rng.uniform(0.5, 0.95)), "eps": float(10 ** rng.uniform(-4, -2))}),
+            _bn_case(rng, *shape(), False, {})]
+
+
+def batchnorm_forward(x, gamma, beta, state, train, momentum=0.99, eps=1e-3):
+    return nn.batchnorm_forward(x, gamma, beta, state, train=train, momentum=momentum, eps=eps)
+
+
+def batchnorm_backward(dout, cache):
+    return nn.batchnorm_backward(dout, cache)
+
+
+def _bn_variant(*, ddof=0, eps_outside=False, swap_momentum=False, test_batch=False, unbiased_running=False,
+                rebinds_state=False):
+    """Independent forward with lablib's cache layout (x_hat, gamma, inv_std, train); flags = mistakes."""
+    def forward(x, gamma, beta, state, train, momentum=0.99, eps=1e-3):
+        if train or test_batch:
+            mean, var = x.mean(axis=0), x.var(axis=0, ddof=ddof)
+        else:
+            mean, var = state["running_mean"], state["running_var"]
+        inv_std = 1.0 / (np.sqrt(var) + eps) if eps_outside else 1.0 / np.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        if train:
+            running_var_sample = var * len(x) / (len(x) - 1) if unbiased_running else var
+            keep, new = (1 - momentum, momentum) if swap_momentum else (momentum, 1 - momentum)
+            updated = {"running_mean": keep * state["running_mean"] + new * mean,
+                       "running_var": keep * state["running_var"] + new * running_var_sample}
+            if rebinds_state:
+                state = updated  # a new dict: the caller's state never changes
+            else:
+                state.update(updated)
+        return gamma * x_hat + beta, (x_hat, gamma, inv_std, train)
+    return forward
+
+
+def _drive_bn_forward(run, fn, c):
+    state = {"running_mean": c.running_mean, "running_var": c.running_var}
+    out, _ = run.unpack(run.call(fn, c.x, c.gamma, c.beta, state, c.train, **c.hparams), 2,
+                        "the return value (out, cache)")
+    run.record("out", out)
+    for key in ("running_mean", "running_var"):
+        run.require(key in state, f"state[{key!r}]", "missing: update the entries of the state dict you were "
+                    "given (state['running_mean'] = ...)")
+        run.record(f"state[{key!r}] after the call" + ("" if c.train else " (test mode must not change it)"),
+                   state[key])
+
+
+_BN_GUARDS = resolve("lablib.nn.batchnorm_forward", "lablib.nn.batchnorm._batchnorm_forward",
+                     "lablib.nn.batchnorm_backward", "lablib.nn.batchnorm._batchnorm_backward")
+
+BATCHNORM_FORWARD = Exercise(
+    name="batchnorm_forward",
+    lab="lab05",
+    signature="def batchnorm_forward(x, gamma, beta, state, train, momentum=0.99, eps=1e-3):",
+    summary="x (N, D). Train: x_hat = (x - mu) / sqrt(var + eps) with the batch mean and BIASED batch variance, "
+            "and state['running_mean'/'running_var'] = momentum * old + (1 - momentum) * batch value; test: the "
+            "running statistics instead. Return (gamma * x_hat + beta, cache).",
+    reference=batchnorm_forward,
+    drive=_drive_bn_forward,
+    public_cases=_bn_public,
+    hidden_cases=_bn_hidden,
+    guarded=_BN_GUARDS,
+    catalogue=(
+        Mistake("ddof=1 batch variance", "normalise with the BIASED batch variance mean((x - mu)**2), i.e. "
+                "x.var(axis=0) with the default ddof=0", _bn_variant(ddof=1)),
+        Mistake("eps outside the square root", "x_hat = (x - mu) / sqrt(var + eps): eps goes inside the root",
+                _bn_variant(eps_outside=True)),
+        Mistake("momentum weights swapped", "momentum weights the OLD running value: running = momentum * "
+                "running + (1 - momentum) * batch value", _bn_variant(swap_momentum=True)),
+        Mistake("batch statistics at test time", "in test mode (train=False) normalise with "
+                "state['running_mean'] and state['running_var'], not the batch's", _bn_variant(test_batch=True)),
+        Mistake("unbiased running variance", "the course (and Keras) use the biased batch variance in the "
+                "running average too; N / (N - 1) is PyTorch's convention", _bn_variant(unbiased_running=True)),
+        Mistake("state not updated", "write the new running statistics INTO the state dict you were given "
+                "(state['running_mean'] = ...); rebinding `state = {...}` inside the function is lost",
+                _bn_variant(rebinds_state=True)),
+    ),
+)
+
+
+def _drive_bn_backward(run, fn, c):
+    forward = run.partner("batchnorm_forward")
+    state = {"running_mean": c.running_mean, "running_var": c.running_var}
+    _, cache = run.unpack(run.call(forward, c.x, c.gamma, c.beta, state, c.train), 2,
+                          "batchnorm_forward's return value (out, cache)")
+    dx, dgamma, dbeta = run.unpack(run.call(fn, c.dout, cache), 3, "the return value (dx, dgamma, dbeta)")
+    run.record("dbeta", dbeta)
+    run.record("dgamma", dgamma)
+    run.record("dx", dx)
+
+
+def _bn_backward_variant(*, constant_stats=False, no_gamma=False, dgamma_axis=0, dbeta_mean=False):
+    def backward(dout, cache):
+        x_hat, gamma, inv_std, train = cache
+        dbeta = dout.mean(axis=0) if dbeta_mean else dout.sum(axis=0)
+        dgamma = (dout * x_hat).sum(axis=dgamma_axis)
+        g = 1.0 if no_gamma else gamma
+        if train and not constant_stats:
+            dx = g * inv_std * (dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
+        else:
+            dx = g * inv_std * dout
+        return dx, dgamma, dbeta
+    return backward
+
+
+BATCHNORM_BACKWARD = Exercise(
+    name="batchnorm_backward",
+    lab="lab05",
+    signature="def batchnorm_backward(dout, cache):",
+    summary="Return (dx, dgamma, dbeta): dbeta = sum_n dout, dgamma = sum_n dout * x_hat; train mode dx = gamma / "
+            "sqrt(var + eps) * (dout - mean_n dout - x_hat * mean_n(dout * x_hat)); test mode dx = gamma / "
+            "sqrt(running_var + eps) * dout.",
+    reference=batchnorm_backward,
+    drive=_drive_bn_backward,
+    public_cases=_bn_public,
+    hidden_cases=_bn_hidden,
+    guarded=_BN_GUARDS,
+    partners={"batchnorm_forward": batchnorm_forward},
+    catalogue=(
+        Mistake("mean and variance treated as constants", "in train mode mu and var depend on x: dx = gamma / "
+                "sqrt(var + eps) * (dout - mean(dout) - x_hat * mean(dout * x_hat))",
+                _bn_backward_variant(constant_stats=True)),
+        Mistake("gamma missing in dx", "out = gamma * x_hat + beta, so dx carries the factor gamma",
+                _bn_backward_variant(no_gamma=True)),
+        Mistake("dgamma over the wrong axis", "gamma has one entry per FEATURE: dgamma = (dout * x_hat).sum(axis=0)",
+                _bn_backward_variant(dgamma_axis=1)),
+        Mistake("dbeta averaged", "beta is added to every row: dbeta = dout.sum(axis=0), not the mean",
+                _bn_backward_variant(dbeta_mean=True)),
+    ),
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Clipping
+
+_CLIP_GUARDS = resolve("lablib.clip.clip_by_value", "lablib.clip.clip_by_norm", "lablib.clip.clip_by_global_norm")
+
+
+def _clip_case(g, limit_name, limit):
+    shape = f"g = np.array({g.tolist()})" if g.size <= 2 else f"g of shape {g.shape}"
+    return Case(label=f"{shape}, {limit_name}={limit:g}", g=g, limit=limit)
+
+
+def _clip_public(limit_name):
+    def public():
+        rng = np.random.default_rng(8)
+        return [_clip_case(np.array([0.9, 100.0]), limit_name, 1.0),
+                _clip_case(rng.normal(scale=2.0, size=5), limit_name, 1.0),
+                _clip_case(rng.normal(scale=0.1, size=(2, 3)), limit_name, 0.5),
+                _clip_case(rng.normal(scale=3.0, size=(3, 2)), limit_name, 2.0)]
+    return public
+
+
+def _clip_hidden(limit_name):
+    def hidden(rng):
+        def case(scale, low, high, limit_low, limit_high):
+            g = rng.normal(scale=scale, size=other_shape(rng, low, high))
+            return _clip_case(g, limit_name, float(rng.uniform(limit_low, limit_high)))
+        # large, small (below the limit: unchanged by clip_by_norm) and medium gradients
+        return [case(3.0, (6,), (9,), 0.5, 2), case(0.05, (3, 4), (4, 6), 1, 2), case(2.0, (4, 3), (5, 4), 0.5, 3)]
+    return hidden
+
+
+def _drive_clip(run, fn, c):
+    run.record("clipped g", run.call(fn, c.g, c.limit))
+
+
+def clip_by_value(g, clip_value):
+    return clip.clip_by_value(g, clip_value)
+
+
+def clip_by_norm(g, max_norm):
+    return clip.clip_by_norm(g, max_norm)
+
+
+CLIP_BY_VALUE = Exercise(
+    name="clip_by_value",
+    lab="lab05",
+    signature="def clip_by_value(g, clip_value):",
+    summary="Clip every entry of the array g into [-clip_value, clip_value] (the direction may change).",
+    reference=clip_by_value,
+    drive=_drive_clip,
+    public_cases=_clip_public("clip_value"),
+    hidden_cases=_clip_hidden("clip_value"),
+    guarded=_CLIP_GUARDS,
+    catalogue=(
+        Mistake("upper side only", "clip BOTH sides: entries below -clip_value become -clip_value",
+                lambda g, c: np.minimum(g, c)),
+        Mistake("clipped into [0, clip_value]", "the interval is [-clip_value, clip_value]; negative entries "
+                "stay negative", lambda g, c: np.clip(g, 0.0, c)),
+        Mistake("rescaled by the norm", "clip_by_value clips each entry separately; rescaling g to norm "
+                "clip_value is clip_by_norm", lambda g, c: g * c / max(np.linalg.norm(g), c)),
+    ),
+)
+
+CLIP_BY_NORM = Exercise(
+    name="clip_by_norm",
+    lab="lab05",
+    signature="def clip_by_norm(g, max_norm):",
+    summary="g * max_norm / max(||g||, max_norm) with ||g|| the L2 norm over all entries: g unchanged if its norm "
+            "is at most max_norm, else rescaled to norm max_norm (same direction).",
+    reference=clip_by_norm,
+    drive=_drive_clip,
+    public_cases=_clip_public("max_norm"),
+    hidden_cases=_clip_hidden("max_norm"),
+    guarded=_CLIP_GUARDS,
+    catalogue=(
+        Mistake("always rescaled", "only rescale when ||g|| > max_norm; a smaller gradient is left unchanged",
+                lambda g, c: g * c / np.linalg.norm(g)),
+        Mistake("clipped entry by entry", "clip_by_norm keeps the direction: rescale the whole array by "
+                "max_norm / ||g||, do not clip entries", lambda g, c: np.clip(g, -c, c)),
+        Mistake("L1 norm", "use the L2 norm sqrt(sum(g**2)) over all entries, not the sum of |g|",
+                lambda g, c: g * c / max(np.sum(np.abs(g)), c)),
+    ),
+)
+
+
+def _global_case(tensors, max_norm):
+    shapes = ", ".join(str(t.shape) for t in tensors)
+    return Case(label=f"grads = list of arrays of shapes {shapes}, max_norm={max_norm:g}", grads=tensors,
+                max_norm=max_norm)
+
+
+def _global_public():
+    rng = np.random.default_rng(9)
+    return [_global_case([rng.normal(size=3), rng.normal(size=(2, 2))], 1.0),
+            _global_case([rng.normal(scale=0.1, size=2), rng.normal(scale=0.1, size=3)], 1.0),
+            _global_case([rng.normal(scale=3, size=4), rng.normal(scale=0.5, size=1), rng.normal(size=(2, 3))], 2.0)]
+
+
+def _global_hidden(rng):
+    def tensors(k, scale):
+        shapes = [other_shape(rng, (5,), (8,)) if i % 2 else other_shape(rng, (3, 4), (4, 5)) for i in range(k)]
+        return [rng.normal(scale=scale, size=shape) for shape in shapes]
+    return [_global_case(tensors(int(rng.integers(2, 5)), 2.0), float(rng.uniform(0.5, 2))),
+            _global_case(tensors(2, 0.01), float(rng.uniform(1, 2)))]
+
+
+def clip_by_global_norm(grads, max_norm):
+    clipped, norm = clip.clip_by_global_norm(list(grads), max_norm)
+    return clipped, norm
+
+
+def _global_variant(*, per_tensor=False, sum_of_norms=False, norm_after=False, always=False):
+    def clip_global(grads, max_norm):
+        norms = [np.sqrt(np.sum(g**2)) for g in grads]
+        total = sum(norms) if sum_of_norms else np.sqrt(sum(n**2 for n in norms))
+        if per_tensor:
+            clipped = [g * max_norm / max(n, max_norm) for g, n in zip(grads, norms)]
+        else:
+            clipped = [g * max_norm / (total if always else max(total, max_norm)) for g in grads]
+        return clipped, (min(total, max_norm) if norm_after else total)
+    return clip_global
+
+
+def _drive_global(run, fn, c):
+    clipped, norm = run.unpack(run.call(fn, c.grads, c.max_norm), 2, "the return value (clipped, global_norm)")
+    run.record("global_norm", norm)
+    k = len(c.grads)
+    run.require(isinstance(clipped, (list, tuple)) and len(clipped) == k, "clipped",
+                f"should be a list of {k} arrays (one per gradient), got "
+                f"{type(clipped).__name__}" + (f" of length {len(clipped)}" if hasattr(clipped, '__len__') else ""))
+    for i in range(k):
+        run.record(f"clipped[{i}]", clipped[i])
+
+
+CLIP_BY_GLOBAL_NORM = Exercise(
+    name="clip_by_global_norm",
+    lab="lab05",
+    signature="def clip_by_global_norm(grads, max_norm):",
+    summary="N = sqrt(sum over the arrays of sum(g**2)); multiply EVERY array by max_norm / max(N, max_norm); "
+            "return (list of clipped arrays, N) with N the norm before clipping.",
+    reference=clip_by_global_norm,
+    drive=_drive_global,
+    public_cases=_global_public,
+    hidden_cases=_global_hidden,
+    guarded=_CLIP_GUARDS,
+    catalogue=(
+        Mistake("clipping per tensor instead of global", "compute ONE global norm over all arrays and scale "
+                "them all by the same factor; clipping each array by its own norm changes the direction",
+                _global_variant(per_tensor=True)),
+        Mistake("sum of the norms", "the global norm is sqrt(sum of ||g_i||**2), not the sum of the ||g_i||",
+                _global_variant(sum_of_norms=True)),
+        Mistake("norm after clipping returned", "return the global norm BEFORE clipping (useful to monitor "
+                "exploding gradients)", _global_variant(norm_after=True)),
+        Mistake("always rescaled", "only rescale when N > max_norm; smaller gradients stay unchanged",
+                _global_variant(always=True)),
+    ),
+)
+
+register(BATCHNORM_FORWARD, BATCHNORM_BACKWARD, CLIP_BY_VALUE, CLIP_BY_NORM, CLIP_BY_GLOBAL_NORM)
