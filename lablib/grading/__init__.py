@@ -10,10 +10,14 @@ wrong answer is a catalogued mistake, that mistake and a hint. While the student
 own reference for the exercise is disabled (calling it fails the check). Hidden cases use the integer in the
 environment variable LABLIB_HIDDEN_SEED, or the instructor default ``DEFAULT_HIDDEN_SEED`` when unset.
 
+``needs("name", ...)`` wraps an experiment cell that uses the student's functions: before the exercise is
+written it prints one "not implemented yet" line instead of a traceback.
+
 ``EXERCISES`` maps each exercise name to its ``Exercise`` (``name``, ``lab``, ``signature``, ``summary``,
 ``mistakes`` as (name, hint) pairs, ``reference``).
 """
 from .engine import DEFAULT_HIDDEN_SEED, EXERCISES, HIDDEN_SEED_ENV, CheckFailure, Exercise, Mistake, check
+from .experiments import needs
 from . import exercises  # noqa: F401  (registers every exercise)
 
-__all__ = ["check", "CheckFailure", "EXERCISES", "Exercise", "Mistake", "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]
+__all__ = ["check", "needs", "CheckFailure", "EXERCISES", "Exercise", "Mistake", "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]
