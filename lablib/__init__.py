@@ -1,6 +1,7 @@
 """lablib: the reference library of the lab kit for *Optimization and Training Deep Networks*.
 
-Modules: data, optim, schedules, nn, clip, backprop, mlp, gradcheck, landscapes, plots.
+Modules: data, optim, schedules, nn, clip, backprop, mlp, gradcheck, landscapes (imported with lablib);
+plots, widgets (matplotlib / ipywidgets) and grading (the notebooks' checks): import them by name.
 Everything is float64; randomness only through an explicit ``numpy.random.Generator``.
 """
 from importlib.metadata import PackageNotFoundError, version

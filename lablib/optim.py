@@ -52,7 +52,8 @@ def gradient_descent(grad, x0, lr, n_steps, tol=None) -> np.ndarray:
     Shape (k+1,) for a scalar ``x0``, (k+1, D) for a vector of length D; k = ``n_steps`` unless it stops early:
     when ||grad(x_t)|| < ``tol`` (x_t is then the last row), or when an iterate is no longer finite. Divergence
     is reported, not hidden: the finite iterates are kept and one ``DivergenceWarning`` names the step, lr and
-    the last finite |x| (numpy's own overflow warnings are silenced so that this is the only one).
+    the largest |entry| of the last finite iterate (numpy's own overflow warnings are silenced so that this
+    is the only one).
     """
     if not callable(grad):
         raise TypeError(f"grad must be a callable x -> gradient, got {_describe(grad)}")
@@ -80,7 +81,7 @@ def gradient_descent(grad, x0, lr, n_steps, tol=None) -> np.ndarray:
             if not np.all(np.isfinite(x_next)):
                 warnings.warn(
                     f"gradient descent diverged: iterate x_{t + 1} is not finite (lr={lr:g}, "
-                    f"last finite |x|={np.linalg.norm(x):.4g} at step {t}); returning x_0..x_{t}",
+                    f"last finite max|x|={np.max(np.abs(x)):.4g} at step {t}); returning x_0..x_{t}",
                     DivergenceWarning,
                     stacklevel=2,
                 )
