@@ -1,0 +1,27 @@
+"""The course's autograding pipeline on nbgrader (``python -m grading.pipeline --help``; grading/README.md)."""
+from .driver import Course, autograde, feedback, generate, run
+
+__all__ = ["Course", "autograde", "feedback", "generate", "run", "demo"]
+
+SAMPLE_LAB = "lab01-gradient-descent"
+
+
+def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = None, progress: bool = True):
+    """Grade the bundled sample class in a fresh work directory ``out``; returns the Report."""
+    import shutil
+    from pathlib import Path
+
+    from .driver import REPO
+
+    out = Path(out).resolve()
+    for name in ("submitted", "autograded", "feedback", "output", "gradebook.db"):
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    sample = REPO / "grading" / "sample_class"
+    course = Course.in_directory(out, roster=sample / "roster.csv", timeout=timeout, budget=budget,
+                                 hidden_seed=hidden_seed)
+    shutil.copytree(sample / "submitted", course.path("submitted"))
+    return run(course, SAMPLE_LAB, progress=progress)

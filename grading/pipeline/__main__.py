@@ -1,0 +1,60 @@
+"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish}`` (see grading/README.md)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import demo
+from .driver import Course, generate, publish, run
+
+
+def print_report(report, seconds: float) -> None:
+    print(f"\n{report.lab}: per student\n")
+    print(report.student_table())
+    print(f"\n{report.lab}: per exercise (over graded submissions)\n")
+    print(report.exercise_table())
+    times = sorted(d["autograde_seconds"] for d in report.per_submission.values() if d["autograde_seconds"])
+    if times:
+        print(f"\nautograding time per submission: median {times[len(times) // 2]:.1f} s, "
+              f"max {times[-1]:.1f} s ({len(times)} submissions); whole pipeline {seconds:.0f} s")
+    flagged = [r for r in report.rows if r["flags"]]
+    print(f"{len(flagged)} of {len(report.rows)} students flagged (see the flags and notes columns)")
+    print(f"grades:       {report.csv_path}\ndistribution: {report.plot_path}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grading.pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="generate labs/, grade the bundled sample class, export")
+    p_demo.add_argument("--out", type=Path, default=Path("output/grading-demo"), help="work directory")
+    p_demo.add_argument("--timeout", type=int, default=5, help="seconds per cell (default 5; lab cells take ms)")
+    p_demo.add_argument("--budget", type=int, default=60, help="seconds per notebook (default 60)")
+    p_gen = sub.add_parser("generate", help="regenerate labs/<lab>/ from solutions/<lab>/")
+    p_gen.add_argument("lab")
+    p_grade = sub.add_parser("grade", help="autograde grading/submitted/*/<lab>/, feedback, export")
+    p_grade.add_argument("lab")
+    p_pub = sub.add_parser("publish", help="after manual grading: feedback and export again (no re-autograding)")
+    p_pub.add_argument("lab")
+    for p in (p_demo, p_grade, p_pub):
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    if args.command == "generate":
+        generate(Course(), args.lab)
+        print(f"labs/{args.lab}/ regenerated")
+        return 0
+    if args.command == "demo":
+        report = demo(args.out, timeout=args.timeout, budget=args.budget, progress=not args.no_progress)
+    elif args.command == "grade":
+        report = run(Course(), args.lab, progress=not args.no_progress)
+    else:
+        report = publish(Course(), args.lab, progress=not args.no_progress)
+    print_report(report, time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

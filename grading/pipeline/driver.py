@@ -1,0 +1,213 @@
+"""The grading pipeline, all in one process through nbgrader's Python API (``NbGraderAPI``).
+
+    generate   labs/<lab>/ from solutions/<lab>/ (nbgrader generate_assignment; also fills the gradebook)
+    autograde  every submission of a lab, one after the other, with a progress bar
+    feedback   sanitized HTML feedback, copied to the partner of a pair   } publish: also after manual
+    export     grades.csv (one row per student, with flags), a per-student and a per-exercise table and
+               grade_distribution.png
+
+``Course`` says where things are. By default it is the course itself, as grading/nbgrader_config.py says
+(grading/submitted, grading/gradebook.db, ...); ``Course.in_directory(work)`` keeps submissions, gradebook
+and outputs in a separate work directory, as the demo and the tests do. All other nbgrader settings always
+come from grading/nbgrader_config.py.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from traitlets.config import Config, PyFileConfigLoader
+
+from .export import prepare_gradebook
+
+if TYPE_CHECKING:
+    from .export import Report
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_FILE = REPO / "grading" / "nbgrader_config.py"
+
+
+@dataclass
+class Course:
+    """Where a course's files are. ``None`` means: as grading/nbgrader_config.py says."""
+
+    root: Path = REPO                   # nbgrader course root
+    submitted: str | None = None        # directories relative to root
+    autograded: str | None = None
+    feedback: str | None = None
+    db_url: str | None = None           # the gradebook
+    roster: Path = REPO / "grading" / "roster.csv"
+    out: Path = REPO / "grading" / "output"    # grades CSV and plot
+    timeout: int | None = None          # per-cell seconds
+    budget: int | None = None           # per-notebook seconds
+    hidden_seed: str | None = None      # None: the installation's secret (grading/.secrets/)
+
+    @classmethod
+    def in_directory(cls, work: Path, roster: Path, *, link_labs: bool = True, **kwargs) -> Course:
+        """A course rooted at ``work``: solutions/ there is a link to the repository's, and so is labs/ unless
+        ``link_labs`` is false (the labs are then generated into ``work/labs``, leaving labs/ untouched)."""
+        work = Path(work).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        for name in ("solutions", "labs") if link_labs else ("solutions",):
+            link = work / name
+            if not link.exists():
+                (REPO / name).mkdir(exist_ok=True)
+                link.symlink_to(REPO / name, target_is_directory=True)
+        return cls(root=work, submitted="submitted", autograded="autograded", feedback="feedback",
+                   db_url=f"sqlite:///{work / 'gradebook.db'}", roster=Path(roster), out=work / "output", **kwargs)
+
+    def config(self) -> Config:
+        """grading/nbgrader_config.py with this course's directories and limits."""
+        cfg = copy.deepcopy(_config_file())
+        cd = cfg.CourseDirectory
+        cd.root = str(self.root)
+        for step in ("submitted", "autograded", "feedback"):
+            if getattr(self, step) is not None:
+                cd[f"{step}_directory"] = getattr(self, step)
+        if self.db_url is not None:
+            cd.db_url = self.db_url
+        cfg.RebuildFromSource.source_root = str(self.root / cd.source_directory)
+        cfg.RebuildFromSource.release_root = str(self.root / cd.release_directory)
+        if self.timeout is not None:
+            cfg.GradingExecute.timeout = self.timeout
+        if self.budget is not None:
+            cfg.GradingExecute.notebook_budget = self.budget
+        if self.hidden_seed is not None:
+            cfg.GradingExecute.kernel_env = {**cfg.GradingExecute.kernel_env, "LABLIB_HIDDEN_SEED": self.hidden_seed}
+            cfg.HideHiddenTests.secrets = [self.hidden_seed]
+        return cfg
+
+    def path(self, step: str) -> Path:
+        """The directory of ``step`` ('submitted', 'autograded' or 'feedback')."""
+        return self.root / self.config().CourseDirectory[f"{step}_directory"]
+
+    def gradebook_url(self) -> str:
+        return self.config().CourseDirectory.db_url
+
+
+@functools.cache
+def _config_file() -> Config:
+    return PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+
+
+def _api(course: Course):
+    prepare_gradebook()
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = course.config()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+    api.log.setLevel("ERROR")
+    return api
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+def generate(course: Course, lab: str) -> None:
+    """labs/<lab>/ from solutions/<lab>/ and the lab's cells in the gradebook."""
+    result = _api(course).generate_assignment(lab, force=True, create=True)
+    if not result["success"]:
+        raise PipelineError(f"nbgrader generate_assignment {lab} failed:\n{result.get('error') or result.get('log')}")
+
+
+def import_roster(course: Course) -> dict[str, dict]:
+    from nbgrader.api import Gradebook
+
+    from .pairs import read_roster
+
+    roster = read_roster(course.roster)
+    prepare_gradebook()
+    with Gradebook(course.gradebook_url()) as gb:
+        for sid, row in roster.items():
+            gb.update_or_create_student(sid, first_name=row.get("first_name") or None,
+                                        last_name=row.get("last_name") or None, email=row.get("email") or None)
+    return roster
+
+
+def submitted_students(course: Course, lab: str) -> list[str]:
+    base = course.path("submitted")
+    return sorted(p.name for p in base.iterdir() if (p / lab).is_dir()) if base.is_dir() else []
+
+
+def autograde(course: Course, lab: str, students: list[str] | None = None, progress: bool = True) -> dict:
+    """Autograde each submission; returns {student: {"success", "seconds", "error"}} (never raises for one)."""
+    from tqdm.auto import tqdm
+
+    api = _api(course)
+    students = submitted_students(course, lab) if students is None else students
+    results = {}
+    bar = tqdm(students, desc=f"autograding {lab}", unit="submission", disable=not progress)
+    for student in bar:
+        bar.set_postfix_str(student)
+        start = time.perf_counter()
+        try:
+            result = api.autograde(lab, student, force=True, create=True)
+        except Exception as exc:  # capture_log already catches most; nothing may stop the class's run
+            result = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+        results[student] = {"success": bool(result["success"]), "seconds": round(time.perf_counter() - start, 2),
+                            "error": "" if result["success"] else
+                            "\n".join(filter(None, [result.get("log"), result.get("error")]))}
+    return results
+
+
+def feedback(course: Course, lab: str, students: list[str], progress: bool = True) -> dict:
+    """Feedback HTML for each autograded student; {student: error or ''}."""
+    from tqdm.auto import tqdm
+
+    api = _api(course)
+    errors = {}
+    for student in tqdm(students, desc=f"feedback {lab}", unit="submission", disable=not progress):
+        if not (course.path("autograded") / student / lab).is_dir():
+            continue
+        result = api.generate_feedback(lab, student, force=True)
+        errors[student] = "" if result["success"] else (result.get("error") or result.get("log", ""))
+    return errors
+
+
+def credit_partners(course: Course, lab: str, credits) -> None:
+    """Give each student credited with someone else's submission a copy of that submission's feedback."""
+    base = course.path("feedback")
+    for student, credit in credits.items():
+        if credit.submission and credit.submission != student and (base / credit.submission / lab).is_dir():
+            target = base / student / lab
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(base / credit.submission / lab, target)
+
+
+def publish(course: Course, lab: str, results: dict | None = None, progress: bool = True) -> "Report":
+    """Feedback, partner credit and export from the gradebook as it is now (e.g. after manual grading).
+
+    ``results`` are autograde's; without them, a submission counts as autograded when its autograded
+    notebook exists (its autograding time is then unknown)."""
+    from .export import export
+    from .pairs import assign_credit
+
+    roster = import_roster(course)
+    if results is None:
+        results = {s: {"success": (course.path("autograded") / s / lab).is_dir(), "seconds": None,
+                       "error": "" if (course.path("autograded") / s / lab).is_dir() else "not autograded yet"}
+                   for s in submitted_students(course, lab)}
+    feedback_errors = feedback(course, lab, [s for s, r in results.items() if r["success"]], progress=progress)
+    for student, error in feedback_errors.items():
+        if error:
+            results[student]["feedback_error"] = error
+    report = export(course, lab, roster, results)
+    credit_partners(course, lab, assign_credit(report.submissions, roster))
+    return report
+
+
+def run(course: Course, lab: str, *, regenerate: bool = True, progress: bool = True) -> "Report":
+    """The whole pipeline for one lab; returns the export's Report (also written to ``course.out``)."""
+    if regenerate:
+        generate(course, lab)
+    import_roster(course)
+    results = autograde(course, lab, progress=progress)
+    return publish(course, lab, results, progress=progress)

@@ -1,0 +1,265 @@
+"""nbgrader preprocessors of the course's autograding (configured in grading/nbgrader_config.py).
+
+Autograde, sanitizing step (before execution):
+    RebuildFromSource   the notebook to grade is the source notebook plus the student's answers (see rebuild.py),
+                        so deleted, edited or re-tagged test cells and tampered metadata cannot change the grading.
+Autograde, grading step:
+    GradingExecute      nbgrader's Execute with a per-cell timeout, a per-notebook time budget, the hidden-test
+                        seed in the kernel's environment, and recovery from a dying kernel (restart, re-run the
+                        cells above, carry on). Whatever happens, every cell gets outputs and the run finishes.
+    StderrIsNotAnError  nbgrader gives 0 to a test cell with any stderr output; a correct answer that prints a
+                        warning must not lose points, so stderr in a test cell without an error is kept as text.
+Feedback:
+    HideHiddenTests     removes from the feedback the hidden-test source, the tracebacks of hidden-test cells and
+                        the values of a failed hidden case (only which case failed and the known-mistake hint
+                        remain), and puts the grading notes (timeouts, restored cells, ...) at the top.
+
+What each step noticed is recorded in the notebook metadata under ``lablib_grading``: ``notes`` (sentences for
+people) and ``flags`` (codes for the export: timeout, kernel_died, budget_exceeded, restored_cells, ...).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from traitlets import Dict, Integer, List, Unicode
+
+from nbgrader import utils
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+
+from .rebuild import rebuild
+
+METADATA_KEY = "lablib_grading"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*", re.M | re.S)
+
+
+def grading_metadata(nb) -> dict:
+    md = nb.metadata.get(METADATA_KEY)
+    if not isinstance(md, dict):
+        md = nb.metadata[METADATA_KEY] = NotebookNode({"notes": [], "flags": []})
+    md.setdefault("notes", [])
+    md.setdefault("flags", [])
+    return md
+
+
+def record(nb, flag: str, note: str) -> None:
+    md = grading_metadata(nb)
+    if flag not in md["flags"]:
+        md["flags"].append(flag)
+    md["notes"].append(note)
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _label(cell, index: int) -> str:
+    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"cell {index}" + (f" ('{gid}')" if gid else "")
+
+
+class RebuildFromSource(NbGraderPreprocessor):
+    """Replace the submitted notebook by the source notebook carrying the student's answer cells."""
+
+    source_root = Unicode(help="Absolute path of the source directory (solutions/).").tag(config=True)
+    release_root = Unicode(help="Absolute path of the release directory (labs/).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        lab, name = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
+        source = nbformat.read(Path(self.source_root) / lab / f"{name}.ipynb", as_version=4)
+        release = nbformat.read(Path(self.release_root) / lab / f"{name}.ipynb", as_version=4)
+        rebuilt, notes = rebuild(nb, source, release)
+        rebuilt.metadata[METADATA_KEY] = NotebookNode({"notes": [], "flags": []})
+        for flag, note in notes:
+            record(rebuilt, flag, note)
+        return rebuilt, resources
+
+
+class GradingExecute(Execute):
+    """nbgrader's Execute that always finishes: timeouts, a time budget and kernel restarts."""
+
+    notebook_budget = Integer(
+        180, help="Seconds of execution allowed for a whole notebook; later cells are not run.").tag(config=True)
+    max_kernel_restarts = Integer(
+        2, help="Kernel restarts per notebook after the kernel died or stopped responding.").tag(config=True)
+    kernel_env = Dict(
+        help="Extra environment variables of the kernel (e.g. LABLIB_HIDDEN_SEED).").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._started = time.monotonic()
+        self._remaining = float(self.notebook_budget)
+        self._restarts = 0
+        self._skip = set()       # cells that killed the kernel or timed out: not re-run when recovering
+        self._gave_up = False
+        nb, resources = super().preprocess(nb, resources, km)
+        grading_metadata(nb)["execution_seconds"] = round(time.monotonic() - self._started, 2)
+        return nb, resources
+
+    async def async_start_new_kernel(self, **kwargs):
+        kwargs.setdefault("env", {**os.environ, **self.kernel_env})
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        budget = max(1, math.ceil(self._remaining))
+        return budget if timeout is None else min(timeout, budget)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        self._remaining = self.notebook_budget - (time.monotonic() - self._started)
+        if self._gave_up or self._remaining <= 0:
+            cell.outputs = [error_output("NotRun", "not run: " + (
+                "the kernel kept dying" if self._gave_up else
+                f"the notebook's time budget ({self.notebook_budget} s) was used up"))]
+            if not self._gave_up:
+                record(self.nb, "budget_exceeded", f"{_label(cell, index)} not run: time budget used up")
+            return cell, resources
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            cell.outputs.append(error_output(
+                "KernelDied", "the kernel died while running this cell (os._exit, a crash, out of memory); "
+                "it was restarted and the cells above were run again"))
+            record(self.nb, "kernel_died", f"the kernel died in {_label(cell, index)}")
+            self._recover(index)
+        except CellTimeoutError:
+            cell.outputs.append(error_output(
+                "CellTimeoutError", f"no answer from the kernel within {self.timeout} s; it was restarted"))
+            record(self.nb, "timeout", f"{_label(cell, index)} timed out and the kernel did not respond")
+            self._recover(index)
+        else:
+            if any(o.output_type == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+                self._skip.add(index)
+                record(self.nb, "timeout", f"{_label(cell, index)} timed out after {self._get_timeout(cell)} s "
+                                           "and was interrupted")
+        return cell, resources
+
+    def _restart_kernel(self):
+        try:
+            self._cleanup_kernel()
+        except Exception:  # a dead kernel may fail to shut down cleanly; we start a new one anyway
+            pass
+        self.km, self.kc = self.create_kernel_manager(), None
+        self.start_new_kernel()
+        self.start_new_kernel_client()
+
+    def _recover(self, failed_index):
+        """Restart the kernel and re-run the code cells above ``failed_index`` (outputs discarded), except test
+        cells and cells that killed the kernel or timed out."""
+        self._skip.add(failed_index)
+        while self._restarts < self.max_kernel_restarts:
+            self._restarts += 1
+            self._restart_kernel()
+            replay = [j for j in range(failed_index)      # test cells define nothing: not re-run
+                      if self.nb.cells[j].cell_type == "code" and j not in self._skip
+                      and not (utils.is_grade(self.nb.cells[j]) and not utils.is_solution(self.nb.cells[j]))]
+            for j in replay:
+                try:
+                    self.execute_cell(copy.deepcopy(self.nb.cells[j]), j, store_history=False)
+                except (DeadKernelError, CellTimeoutError):
+                    self._skip.add(j)
+                    break
+            else:
+                return
+        self._gave_up = True
+        record(self.nb, "kernel_died", f"gave up after {self.max_kernel_restarts} kernel restarts")
+
+
+class StderrIsNotAnError(NbGraderPreprocessor):
+    """Keep stderr text of test cells that raised no error as plain output, so it does not zero the cell."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
+            return cell, resources
+        if any(o.output_type == "error" for o in cell.outputs):
+            return cell, resources
+        outputs = []
+        for output in cell.outputs:
+            if output.output_type == "stream" and output.name == "stderr":
+                self._warned = True
+                previous = outputs[-1] if outputs else None
+                if previous is not None and previous.get("metadata", {}).get(METADATA_KEY):
+                    previous.data["text/plain"] += output.text
+                    continue
+                output = nbformat.v4.new_output(
+                    "display_data", data={"text/plain": output.text}, metadata={METADATA_KEY: {"stream": "stderr"}})
+            outputs.append(output)
+        cell.outputs = outputs
+        return cell, resources
+
+    def preprocess(self, nb, resources):
+        self._warned = False
+        nb, resources = super().preprocess(nb, resources)
+        if self._warned:
+            record(nb, "stderr_in_tests", "a test cell wrote to stderr (e.g. a warning) without an error: "
+                                          "not counted as a failure")
+        return nb, resources
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback: drop the hidden-test source and tracebacks, and show the grading notes first."""
+
+    placeholder = Unicode("# (hidden tests: not shown)").tag(config=True)
+    secrets = List(Unicode(), help="Strings never shown to students (the hidden seed), blanked in all outputs."
+                   ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        nb, resources = super().preprocess(nb, resources)
+        notes = grading_metadata(nb)["notes"]
+        if notes:
+            text = "**Grading notes**\n\n" + "\n".join(f"- {note}" for note in notes)
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
+        nb.metadata.pop(METADATA_KEY, None)
+        return nb, resources
+
+    def _blank_secrets(self, node):
+        if isinstance(node, str):
+            for secret in filter(None, self.secrets):
+                node = node.replace(secret, "<hidden>")
+            return node
+        if isinstance(node, list):
+            return [self._blank_secrets(item) for item in node]
+        if isinstance(node, dict):
+            for key in node:
+                node[key] = self._blank_secrets(node[key])
+        return node
+
+    def preprocess_cell(self, cell, resources, index):
+        if self.secrets:
+            cell.source = self._blank_secrets(cell.source)
+            for output in cell.get("outputs", []):
+                self._blank_secrets(output)
+        if HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source:
+            cell.source = HIDDEN_REGION.sub(self.placeholder, cell.source)
+            cell.source = "\n".join(line for line in cell.source.split("\n")
+                                    if HIDDEN_BEGIN not in line and HIDDEN_END not in line)
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.evalue = hide_hidden_case(output.evalue)
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
+
+
+HIDDEN_CASE = re.compile(r"^(.*? — hidden case \d+)\b.*$")
+
+
+def hide_hidden_case(message: str) -> str:
+    """A hidden check's failure without the case's values: which case failed and the known-mistake hint only."""
+    lines = message.splitlines() or [""]
+    first = HIDDEN_CASE.match(lines[0])
+    if first is None:
+        return message
+    hints = [line.strip() for line in lines[1:] if line.strip().startswith("This matches a known mistake")]
+    return "\n".join([f"{first.group(1)} failed (its values are not shown)", *hints])

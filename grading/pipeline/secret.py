@@ -1,0 +1,18 @@
+"""The per-installation secret seed of the hidden tests (grading/.secrets/hidden_seed, never committed)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+SECRET_FILE = Path(__file__).resolve().parent.parent / ".secrets" / "hidden_seed"
+
+
+def hidden_seed(path: Path = SECRET_FILE) -> str:
+    """The seed (a decimal integer string), created with ``secrets`` the first time it is needed."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{secrets.randbits(63)}\n")
+    return path.read_text().strip()

@@ -1,0 +1,177 @@
+"""Write the sample class of lab01 (grading/sample_class/submitted/ and roster.csv) from the released notebook.
+
+Re-run after changing the lab:  python grading/sample_class/make_sample_class.py
+Each submission is designed to exercise one behaviour of the pipeline; tests/test_pipeline_end_to_end.py states
+the scores each one must get.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import csv
+import shutil
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+LAB = "lab01-gradient-descent"
+RELEASE = HERE.parent.parent / "labs" / LAB / "lab01.ipynb"
+
+F = {
+    "power": "def f(x):\n    return x ** 2",
+    "square": "def f(x):\n    return np.square(x)",
+    "derivative_instead": "def f(x):\n    return 2 * x",            # f and f' confused
+    "abs": "def f(x):\n    return abs(x)",
+    # Correct, but curious: prints the hidden-test seed while being graded (the feedback must not show it).
+    "peeks": "import os\n\nprint(\"seed:\", os.environ.get(\"LABLIB_HIDDEN_SEED\"))\n\n\ndef f(x):\n    return x * x",
+}
+DF = {
+    "times2": "def df(x):\n    return 2 * x",
+    "sum": "def df(x):\n    return x + x",
+    "f_instead": "def df(x):\n    return x ** 2",                       # catalogued: f instead of its derivative
+    "sign_flipped": "def df(x):\n    return -2 * x",                   # catalogued: sign flipped
+    # A correct df that logs through a handler made before check() runs: the text reaches the test cell's stderr.
+    "logs_to_stderr": ("import logging\n\nlogging.basicConfig(format=\"%(levelname)s: %(message)s\")\n"
+                       "log = logging.getLogger(\"lab01\")\n\n\ndef df(x):\n"
+                       "    log.warning(\"df: using the exact derivative 2x\")\n    return 2 * x"),
+}
+GD = {
+    "loop": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs = [np.asarray(x0, dtype=float)]\n"
+             "    for _ in range(n_steps):\n        g = grad(xs[-1])\n"
+             "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+             "        xs.append(xs[-1] - lr * g)\n    return np.array(xs)"),
+    "recursion": ("def small(g, tol):\n    \"\"\"Is the gradient below the tolerance?\"\"\"\n"
+                  "    return tol is not None and np.sqrt(np.sum(np.square(g))) < tol\n\n\n"
+                  "def descend(grad, x, lr, steps_left, tol):\n"
+                  "    if steps_left == 0 or small(grad(x), tol):\n        return [x]\n"
+                  "    return [x] + descend(grad, x - lr * grad(x), lr, steps_left - 1, tol)\n\n\n"
+                  "def gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                  "    return np.array(descend(grad, np.asarray(x0, dtype=float), lr, n_steps, tol))"),
+    "while_print": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                    "    x = np.array(x0, dtype=float)\n    history = [x.copy()]\n    t = 0\n"
+                    "    while t < n_steps:\n        g = grad(x)\n"
+                    "        if tol is not None and np.linalg.norm(g) < tol:\n"
+                    "            print(f\"converged after {t} steps\")\n            break\n"
+                    "        x = x - lr * g\n        history.append(x.copy())\n        t += 1\n"
+                    "    print(f\"gradient descent: lr={lr}, {len(history) - 1} steps\")\n"
+                    "    return np.stack(history)"),
+    "warns": ("import warnings\n\n\ndef gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+              "    xs = [np.asarray(x0, dtype=float)]\n    for _ in range(n_steps):\n        g = grad(xs[-1])\n"
+              "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+              "        xs.append(xs[-1] - lr * g)\n"
+              "    if lr >= 1:\n        warnings.warn(f\"lr={lr} is large: gradient descent may diverge\")\n"
+              "    return np.array(xs)"),
+    "off_by_one": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs = [np.asarray(x0, dtype=float)]\n"
+                   "    for _ in range(n_steps - 1):\n        g = grad(xs[-1])\n"
+                   "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+                   "        xs.append(xs[-1] - lr * g)\n    return np.array(xs)"),
+    "no_x0": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    x, xs = np.asarray(x0, dtype=float), []\n"
+              "    for _ in range(n_steps):\n        g = grad(x)\n"
+              "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+              "        x = x - lr * g\n        xs.append(x)\n    return np.array(xs)"),
+    "ascent": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs = [np.asarray(x0, dtype=float)]\n"
+               "    for _ in range(n_steps):\n        g = grad(xs[-1])\n"
+               "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+               "        xs.append(xs[-1] + lr * g)\n    return np.array(xs)"),
+    "stop_on_x": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs = [np.asarray(x0, dtype=float)]\n"
+                  "    for _ in range(n_steps):\n"
+                  "        if tol is not None and np.linalg.norm(xs[-1]) < tol:\n            break\n"
+                  "        xs.append(xs[-1] - lr * grad(xs[-1]))\n    return np.array(xs)"),
+    "infinite_loop": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs, t = [np.asarray(x0, dtype=float)], 0\n"
+                      "    while t < n_steps:\n        g = grad(xs[-1])\n"
+                      "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+                      "        xs.append(xs[-1] - lr * g)\n    return np.array(xs)"),   # forgot t += 1
+    "os_exit": ("import os\n\n\ndef gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                "    xs = [np.asarray(x0, dtype=float)]\n    for _ in range(n_steps):\n"
+                "        xs.append(xs[-1] - lr * grad(xs[-1]))\n"
+                "    os._exit(0)  # meant to 'exit' when done: kills the kernel\n    return np.array(xs)"),
+}
+DISCUSSION = {
+    "good": ("For lr = 1 the factor 1 - 2 lr is -1, so x_t = (-1)^t x0: the iterates flip between x0 and -x0 and never "
+             "converge. For lr = 1000 the factor is -1999, |x_t| = 1999^t |x0| explodes: divergence."),
+    "short": "lr=1 oscillates forever, lr=1000 blows up because |1-2*lr| > 1.",
+}
+
+# student: (f, df, gradient_descent, discussion, partner, timestamp)   None = left as released
+SUBMISSIONS = {
+    "ada": ("power", "times2", "loop", "good", "", "2026-10-05 10:00:00 UTC"),
+    "ben": ("square", "sum", "recursion", "short", "", "2026-10-05 11:00:00 UTC"),
+    "chen": ("power", "times2", "while_print", "good", "", "2026-10-05 12:00:00 UTC"),
+    "dana": ("power", "logs_to_stderr", "warns", "short", "", "2026-10-05 13:00:00 UTC"),
+    "eli": ("derivative_instead", "times2", "loop", "short", "", "2026-10-05 14:00:00 UTC"),
+    "fay": ("power", "f_instead", "loop", "good", "", "2026-10-05 15:00:00 UTC"),
+    "gus": ("power", "times2", "off_by_one", "short", "", "2026-10-05 16:00:00 UTC"),
+    "hana": ("power", "times2", "no_x0", "good", "", "2026-10-05 17:00:00 UTC"),
+    "ivan": ("power", "times2", "ascent", "short", "", "2026-10-05 18:00:00 UTC"),
+    "jo": ("peeks", "times2", "stop_on_x", "good", "", "2026-10-05 19:00:00 UTC"),
+    "kim": (None, None, None, None, "", "2026-10-05 20:00:00 UTC"),                       # blank
+    "lea": ("power", "times2", "loop", "good", "max", "2026-10-06 09:00:00 UTC"),        # pair with max ...
+    "max": ("power", "times2", "no_x0", "short", "lea", "2026-10-06 10:00:00 UTC"),       # ... who also handed in, later
+    "olga": ("power", "times2", "loop", "good", "paul", "2026-10-06 11:00:00 UTC"),      # pair, one submission
+    "quentin": ("power", "times2", "infinite_loop", "short", "", "2026-10-06 12:00:00 UTC"),
+    "rosa": ("power", "times2", "os_exit", "good", "", "2026-10-06 13:00:00 UTC"),
+    "sam": ("abs", "times2", "loop", "short", "", "2026-10-06 14:00:00 UTC"),            # tests deleted/edited/re-tagged
+    "tara": ("power", "sign_flipped", "loop", "good", "", "2026-10-06 15:00:00 UTC"),        # metadata tampered
+    "uma": ("power", "times2", "loop", "good", "zoe", "2026-10-06 16:00:00 UTC"),        # partner not on roster
+}
+ROSTER = [*SUBMISSIONS, "paul", "wes"]  # paul: credited through olga; wes: handed nothing in
+
+
+def by_id(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def tamper_tests(nb):
+    """sam: deletes f's tests, edits df's public test, re-tags gradient_descent's hidden test, inflates points."""
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in ("test_f", "test_f_hidden")]
+    by_id(nb, "test_df").source = 'print("df passes")'
+    hidden = by_id(nb, "test_gradient_descent_hidden")
+    del hidden.metadata["nbgrader"]
+    hidden.cell_type = "markdown"
+    hidden.pop("outputs"), hidden.pop("execution_count")
+    by_id(nb, "test_gradient_descent").metadata["nbgrader"]["points"] = 100
+
+
+def tamper_metadata(nb):
+    """tara: scrambles every cell's nbgrader metadata and the notebook's (ids, flags, schema, kernel)."""
+    for i, cell in enumerate(nb.cells):
+        if "nbgrader" in cell.metadata:
+            cell.metadata["nbgrader"] = {"grade_id": f"cell-{i}", "grade": "yes", "solution": False,
+                                         "locked": False, "points": 1000, "schema_version": 99}
+        cell.metadata.pop("editable", None), cell.metadata.pop("deletable", None)
+    nb.metadata["kernelspec"] = {"name": "not-a-kernel", "display_name": "?", "language": "python"}
+    nb.metadata["nbgrader"] = {"tampered": True}
+
+
+def main(root: Path = HERE) -> None:
+    """Write ``root/submitted/`` and ``root/roster.csv``."""
+    release = nbformat.read(RELEASE, as_version=4)
+    out = root / "submitted"
+    if out.exists():
+        shutil.rmtree(out)
+    for student, (f, df, gd, discussion, partner, timestamp) in SUBMISSIONS.items():
+        nb = copy.deepcopy(release)
+        for grade_id, table, key in (("f", F, f), ("df", DF, df), ("gradient_descent", GD, gd),
+                                     ("discussion", DISCUSSION, discussion)):
+            if key is not None:
+                by_id(nb, grade_id).source = table[key]
+        if partner:
+            nb.cells[0].source = nb.cells[0].source.replace('PARTNER = ""', f'PARTNER = "{partner}"')
+        if student == "sam":
+            tamper_tests(nb)
+        if student == "tara":
+            tamper_metadata(nb)
+        folder = out / student / LAB
+        folder.mkdir(parents=True)
+        (folder / "lab01.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / "timestamp.txt").write_text(timestamp + "\n")
+    with open(root / "roster.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "first_name", "last_name", "email"])
+        for sid in ROSTER:
+            writer.writerow([sid, sid.capitalize(), "Sample", f"{sid}@example.org"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""End to end: the sample class of lab01 through generate, autograde, feedback and export, in one process.
+
+One pipeline run (module fixture, about a minute on 2 cores) is shared by every test. Expected scores come
+from what each sample submission is designed to do (grading/sample_class/make_sample_class.py), whatever the
+hidden seed: points are f 1+1, df 1+1, gradient_descent 2+2 (public + hidden) and 2 for the discussion,
+which waits for a human grader.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import filecmp
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
+pytest.importorskip("lablib.grading", reason="the sample class is graded by lablib.grading")
+nbformat = pytest.importorskip("nbformat")
+
+from grading.pipeline.driver import Course, run  # noqa: E402
+
+LAB = "lab01-gradient-descent"
+SAMPLE = REPO / "grading" / "sample_class"
+SEED = "31415926"
+CORRECT = (2, 2, 4)
+# student: ((f, df, gradient_descent) auto points, flags) -- by design of each submission
+EXPECTED = {
+    "ada": (CORRECT, {"needs_review"}),                                  # loop
+    "ben": (CORRECT, {"needs_review"}),                                  # np.square, x + x, recursion + helpers
+    "chen": (CORRECT, {"needs_review"}),                                 # while loop that prints
+    "dana": (CORRECT, {"needs_review", "stderr_in_tests"}),              # logs to stderr, warns: no penalty
+    "eli": ((0, 2, 4), {"needs_review"}),                                # f returns 2x
+    "fay": ((2, 0, 4), {"needs_review"}),                                # df returns x**2
+    "gus": ((2, 2, 0), {"needs_review"}),                                # one step short
+    "hana": ((2, 2, 0), {"needs_review"}),                               # x0 missing
+    "ivan": ((2, 2, 0), {"needs_review"}),                               # gradient ascent
+    "jo": ((2, 2, 0), {"needs_review"}),                                 # stops on |x|; prints the seed
+    "kim": ((0, 0, 0), set()),                                           # blank: nothing to review
+    "lea": ((2, 2, 0), {"needs_review", "pair_conflict"}),               # pair with max; max's later one counts
+    "max": ((2, 2, 0), {"needs_review", "pair_conflict"}),               # x0 missing
+    "olga": (CORRECT, {"needs_review"}),                                 # pair with paul, one submission
+    "paul": (CORRECT, {"needs_review"}),                                 # credited with olga's
+    "quentin": ((2, 2, 0), {"needs_review", "timeout"}),                 # infinite loop in gradient_descent
+    "rosa": ((2, 2, 0), {"needs_review", "kernel_died"}),                # os._exit in gradient_descent
+    "sam": ((0, 2, 4), {"needs_review", "restored_cells"}),              # |x| and deleted f's tests
+    "tara": ((2, 0, 4), {"needs_review", "restored_cells", "answer_matched_by_content"}),  # tampered metadata
+    "uma": (CORRECT, {"needs_review", "partner_unknown"}),               # PARTNER not on the roster
+    "wes": ((0, 0, 0), {"no_submission"}),                               # on the roster, handed nothing in
+    "zed": ((0, 0, 0), {"failed_autograde", "needs_review", "not_on_roster"}),  # not a notebook (added by the test)
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    work = tmp_path_factory.mktemp("sample_class")
+    course = Course.in_directory(work, roster=SAMPLE / "roster.csv", link_labs=False, timeout=5, budget=60,
+                                 hidden_seed=SEED)
+    shutil.copytree(SAMPLE / "submitted", course.path("submitted"))
+    corrupt = course.path("submitted") / "zed" / LAB
+    corrupt.mkdir(parents=True)
+    (corrupt / "lab01.ipynb").write_text("{ this is not a notebook")
+    report = run(course, LAB, progress=False)
+    return course, report
+
+
+def test_sample_class_is_what_its_script_generates(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_sample_class", SAMPLE / "make_sample_class.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    assert filecmp.cmp(tmp_path / "roster.csv", SAMPLE / "roster.csv", shallow=False)
+    fresh = sorted(p.relative_to(tmp_path) for p in (tmp_path / "submitted").rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(SAMPLE) for p in (SAMPLE / "submitted").rglob("*") if p.is_file())
+    assert fresh == committed and len(committed) >= 24
+    for name in fresh:
+        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), \
+            f"{name}: run python grading/sample_class/make_sample_class.py"
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_scores_and_flags(graded, student):
+    _, report = graded
+    (f, df, gd), flags = EXPECTED[student]
+    row = report.row(student)
+    assert (row["f"], row["df"], row["gradient_descent"]) == (f, df, gd), row["notes"]
+    assert row["discussion"] == 0                           # manual: nobody has graded it yet
+    assert row["score"] == f + df + gd
+    assert row["max_score"] == 10
+    assert set(filter(None, row["flags"].split(";"))) == flags, row["notes"]
+
+
+def test_every_student_has_a_row_and_every_submission_a_time(graded):
+    _, report = graded
+    assert [r["student"] for r in report.rows] == sorted(EXPECTED)
+    graded_ones = [s for s, d in report.per_submission.items() if d["success"]]
+    assert sorted(graded_ones) == sorted(set(EXPECTED) - {"paul", "wes", "zed"})
+    assert all(d["autograde_seconds"] > 0 for d in report.per_submission.values())
+
+
+def test_pairs(graded):
+    _, report = graded
+    assert report.row("paul")["graded_submission"] == "olga" and report.row("olga")["partner"] == "paul"
+    assert report.row("lea")["graded_submission"] == report.row("max")["graded_submission"] == "max"
+    assert "lea, max" in report.row("lea")["notes"]
+    assert "JSONDecodeError" in report.row("zed")["notes"]              # the reason, not nbgrader's summary
+    assert report.row("uma")["partner"] == ""
+
+
+def test_feedback_for_every_graded_student_and_both_members_of_a_pair(graded):
+    course, _ = graded
+    feedback = course.path("feedback")
+    have = sorted(p.parent.parent.name for p in feedback.glob(f"*/{LAB}/lab01.html"))
+    assert have == sorted(set(EXPECTED) - {"wes", "zed"})
+    for member, submitter in (("paul", "olga"), ("lea", "max")):
+        assert (feedback / member / LAB / "lab01.html").read_bytes() == \
+            (feedback / submitter / LAB / "lab01.html").read_bytes()
+
+
+def test_feedback_contains_no_hidden_test(graded):
+    course, _ = graded
+    autograded = (course.path("autograded") / "ivan" / LAB / "lab01.ipynb").read_text()
+    assert "hidden=True" in autograded and "hidden case 1:" in autograded   # what must not leak exists
+    for html in course.path("feedback").glob(f"*/{LAB}/*.html"):
+        text = html.read_text(encoding="utf-8")
+        assert "hidden=True" not in text and "HIDDEN TESTS" not in text, html
+        assert not re.search(r"hidden case \d+:", text), html                # no hidden case values
+    assert SEED in (course.path("autograded") / "jo" / LAB / "lab01.ipynb").read_text()   # jo printed it
+    assert not any(SEED in html.read_text(encoding="utf-8") for html in course.path("feedback").rglob("*.html"))
+    ivan = (course.path("feedback") / "ivan" / LAB / "lab01.html").read_text(encoding="utf-8")
+    assert "hidden case 1 failed" in ivan and "gradient ascent" in ivan    # but which case, and the hint
+
+
+def test_hardening_is_visible_in_the_feedback(graded):
+    course, _ = graded
+    feedback = course.path("feedback")
+    for student, words in (("quentin", "timed out"), ("rosa", "kernel died"), ("sam", "restored"),
+                           ("tara", "matched by its content")):
+        assert words in (feedback / student / LAB / "lab01.html").read_text(encoding="utf-8"), student
+
+
+def test_stderr_is_kept_without_penalty(graded):
+    course, _ = graded
+    nb = nbformat.read(course.path("autograded") / "dana" / LAB / "lab01.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_df")
+    texts = [o.data["text/plain"] for o in cell.outputs if o.output_type == "display_data"]
+    assert texts and "df: using the exact derivative 2x" in texts[0]
+    assert not any(o.output_type == "error" for o in cell.outputs)
+
+
+def test_csv_and_plot(graded):
+    _, report = graded
+    with open(report.csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["student"] for r in rows] == sorted(EXPECTED)
+    assert {"f", "df", "gradient_descent", "discussion", "score", "max_score", "flags", "notes",
+            "autograde_seconds", "graded_submission", "partner"} <= set(rows[0])
+    assert report.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tables(graded, capsys):
+    from grading.pipeline.__main__ import print_report
+
+    _, report = graded
+    print_report(report, 1.0)
+    out = capsys.readouterr().out
+    assert "autograding time per submission" in out
+    assert re.search(r"^gradient_descent\s+4\s+", out, re.M)
+    assert re.search(r"^quentin\s+quentin\s+2\s+2\s+0\s+0\s+4\b", out, re.M)
+
+
+def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_path):
+    """What a grader does in formgrader (a manual score, a comment, extra credit) reaches the next publish."""
+    from nbgrader.api import Gradebook
+
+    from grading.pipeline.driver import publish
+
+    course, _ = graded
+    with Gradebook(course.gradebook_url()) as gb:
+        discussion = gb.find_grade("discussion", "lab01", LAB, "olga")
+        discussion.manual_score, discussion.needs_manual_grade = 2.0, False
+        gb.find_comment("discussion", "lab01", LAB, "olga").manual_comment = "Well argued from the closed form."
+        gb.find_grade("test_f", "lab01", LAB, "olga").extra_credit = 1.0
+        gb.db.commit()
+    again = publish(dataclasses.replace(course, out=tmp_path), LAB, progress=False)
+    for student in ("olga", "paul"):                         # the pair shares grade and feedback
+        row = again.row(student)
+        assert row["discussion"] == 2 and row["f"] == 3 and row["score"] == 11
+        assert set(row["flags"].split(";")) == {"above_max"}
+        html = (course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8")
+        assert "Well argued from the closed form." in html
+    assert again.row("ada")["flags"] == "needs_review"

@@ -1,0 +1,116 @@
+"""labs/ is exactly what nbgrader generates from solutions/, and gives away no solution and no hidden test."""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+nbformat = pytest.importorskip("nbformat", reason="the grading pipeline needs the dev extras (nbgrader)")
+pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
+
+from grading.pipeline.driver import Course, generate  # noqa: E402
+
+LABS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
+SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def stable(nb) -> list:
+    """What a student sees and nbgrader uses; cell ids and execution metadata are volatile."""
+    cells = [(c.cell_type, c.source, {k: v for k, v in c.metadata.items() if k not in ("execution", "collapsed")},
+              c.get("outputs", []), c.get("execution_count")) for c in nb.cells]
+    return [cells, nb.metadata.get("kernelspec"), nb.nbformat]
+
+
+def test_there_is_a_lab():
+    assert "lab01-gradient-descent" in LABS
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory):
+    work = tmp_path_factory.mktemp("regenerated")
+    course = Course.in_directory(work, roster=REPO / "grading" / "sample_class" / "roster.csv", link_labs=False)
+    for lab in LABS:
+        generate(course, lab)
+    return work / "labs"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_labs_are_in_sync_with_solutions(regenerated, lab):
+    fresh = sorted(p.relative_to(regenerated / lab) for p in (regenerated / lab).rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(REPO / "labs" / lab) for p in (REPO / "labs" / lab).rglob("*") if p.is_file())
+    assert committed == fresh, f"labs/{lab} is out of date: run `python -m grading.pipeline generate {lab}`"
+    for name in fresh:
+        if name.suffix == ".ipynb":
+            new = nbformat.read(regenerated / lab / name, as_version=4)
+            old = nbformat.read(REPO / "labs" / lab / name, as_version=4)
+            assert stable(old) == stable(new), \
+                f"labs/{lab}/{name} is out of date: run `python -m grading.pipeline generate {lab}`"
+        else:
+            assert (regenerated / lab / name).read_bytes() == (REPO / "labs" / lab / name).read_bytes()
+
+
+def secret_lines(nb) -> list[str]:
+    """Every line of solution code, hidden test and written model answer in a source notebook."""
+    lines = []
+    for cell in nb.cells:
+        md = cell.metadata.get("nbgrader", {})
+        texts = SOLUTION.findall(cell.source) + HIDDEN.findall(cell.source)
+        if md.get("solution") and cell.cell_type == "markdown":
+            texts.append(cell.source)
+        lines += [line.strip() for text in texts for line in text.splitlines() if len(line.strip()) > 3]
+    return lines
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_labs_contain_no_solution_and_no_hidden_test(lab):
+    for source_path in (REPO / "solutions" / lab).glob("*.ipynb"):
+        secrets = secret_lines(nbformat.read(source_path, as_version=4))
+        assert secrets, "the test must look for something"
+        released = (REPO / "labs" / lab / source_path.name).read_text(encoding="utf-8")
+        released_sources = "\n".join(c.source for c in nbformat.reads(released, as_version=4).cells)
+        assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
+        leaked = [line for line in secrets if line in released_sources or line in released]
+        assert leaked == []
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_source_notebooks_have_no_outputs(lab):
+    for path in (REPO / "solutions" / lab).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear the outputs"
+
+
+def test_lab_answer_cells_have_the_signatures_of_the_check_engine():
+    grading = pytest.importorskip("lablib.grading", reason="lablib.grading (the check engine) is not available")
+    nb = nbformat.read(REPO / "solutions" / "lab01-gradient-descent" / "lab01.ipynb", as_version=4)
+    for name in ("f", "df", "gradient_descent"):
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == name)
+        exercise = grading.EXERCISES[name]
+        assert exercise.lab in ("lab01", "lab01-gradient-descent")
+        signature = str(exercise.signature).removeprefix("def ").rstrip(":")
+        signature = signature if signature.startswith(name) else f"{name}{signature}"
+        assert f"def {signature}:" in cell.source
+
+
+def test_solution_notebook_runs_top_to_bottom_and_passes_every_check():
+    pytest.importorskip("lablib.grading", reason="lablib.grading (the check engine) is not available")
+    from grading.pipeline.preprocessors import GradingExecute
+
+    nb = nbformat.read(REPO / "solutions" / "lab01-gradient-descent" / "lab01.ipynb", as_version=4)
+    executor = GradingExecute(timeout=60, notebook_budget=120, kernel_env={
+        "LABLIB_HIDDEN_SEED": "12345", "PYTHONPATH": str(REPO)}, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(REPO)}})
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert [o for o in outputs if o.output_type == "error"] == []
+    checks = [c for c in nb.cells if c.cell_type == "code" and 'check("' in c.source]
+    assert len(checks) == 6
+    for cell in checks:
+        assert "✓" in "".join(o.get("text", "") for o in cell.outputs)

@@ -1,0 +1,280 @@
+"""Unit tests of the grading pipeline's parts: rebuilding submissions, pairs, stderr, hidden tests, execution."""
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+nbformat = pytest.importorskip("nbformat", reason="the grading pipeline needs the dev extras (nbgrader)")
+pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
+
+from nbgrader.utils import determine_grade  # noqa: E402
+
+from grading.pipeline.pairs import Submission, assign_credit, read_partner  # noqa: E402
+from grading.pipeline.preprocessors import (  # noqa: E402
+    GradingExecute, HideHiddenTests, StderrIsNotAnError, grading_metadata)
+from grading.pipeline.rebuild import rebuild  # noqa: E402
+
+LAB = "lab01-gradient-descent"
+SOURCE = nbformat.read(REPO / "solutions" / LAB / "lab01.ipynb", as_version=4)
+RELEASE = nbformat.read(REPO / "labs" / LAB / "lab01.ipynb", as_version=4)
+ANSWERS = {"f": "def f(x):\n    return x ** 2",
+           "df": "def df(x):\n    return x + x",
+           "gradient_descent": "def gradient_descent(df, x0, lr, n_steps):\n    return [x0] * (n_steps + 1)",
+           "discussion": "It oscillates, then it diverges."}
+
+
+def gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def by_id(nb, grade_id):
+    return next(c for c in nb.cells if gid(c) == grade_id)
+
+
+def submission(**changes):
+    nb = copy.deepcopy(RELEASE)
+    for grade_id, text in {**ANSWERS, **changes}.items():
+        by_id(nb, grade_id).source = text
+    return nb
+
+
+def assert_graded_cells_are_the_source(rebuilt):
+    for cell, original in zip(rebuilt.cells, SOURCE.cells, strict=True):
+        assert cell.metadata == original.metadata
+        if not cell.metadata.get("nbgrader", {}).get("solution"):
+            assert cell.source == original.source
+
+
+# --- rebuild ---------------------------------------------------------------------------------------------
+
+def test_rebuild_takes_answers_by_grade_id_and_everything_else_from_the_source():
+    rebuilt, notes = rebuild(submission(), SOURCE, RELEASE)
+    assert notes == []
+    assert_graded_cells_are_the_source(rebuilt)
+    for grade_id, text in ANSWERS.items():
+        assert by_id(rebuilt, grade_id).source == text
+    assert "BEGIN HIDDEN TESTS" in by_id(rebuilt, "test_f_hidden").source   # the hidden tests are back
+
+
+def test_rebuild_of_an_untouched_release_grades_the_stubs_not_the_solutions():
+    rebuilt, notes = rebuild(copy.deepcopy(RELEASE), SOURCE, RELEASE)
+    assert notes == []
+    for grade_id in ANSWERS:
+        assert by_id(rebuilt, grade_id).source == by_id(RELEASE, grade_id).source
+        assert "BEGIN SOLUTION" not in by_id(rebuilt, grade_id).source
+
+
+def test_rebuild_restores_deleted_edited_and_retagged_test_cells():
+    nb = submission()
+    nb.cells = [c for c in nb.cells if gid(c) != "test_f"]
+    by_id(nb, "test_df").source = "pass"
+    retagged = by_id(nb, "test_gradient_descent_hidden")
+    retagged.metadata["nbgrader"]["grade_id"] = "mine"
+    by_id(nb, "test_gradient_descent").metadata["nbgrader"]["points"] = 99
+    rebuilt, notes = rebuild(nb, SOURCE, RELEASE)
+    assert_graded_cells_are_the_source(rebuilt)
+    assert {flag for flag, _ in notes} == {"restored_cells"}
+    texts = [text for _, text in notes]
+    assert any("'test_f' was missing" in n for n in texts)
+    assert any("'test_df' was edited" in n for n in texts)
+    assert any("'test_gradient_descent_hidden' was missing or re-tagged" in n for n in texts)
+    assert any("'test_gradient_descent' was edited" in n for n in texts)
+
+
+def test_rebuild_matches_answers_by_content_when_metadata_is_scrambled_or_cells_moved():
+    nb = submission()
+    for i, cell in enumerate(nb.cells):
+        if "nbgrader" in cell.metadata:
+            cell.metadata["nbgrader"] = {"grade_id": f"x{i}", "solution": False, "grade": "yes", "schema_version": 99}
+    nb.metadata["kernelspec"] = {"name": "nope"}
+    answers = [by_id(nb, f"x{i}") for i, c in enumerate(RELEASE.cells) if gid(c) in ("f", "gradient_descent")]
+    nb.cells = [c for c in nb.cells if all(c is not a for a in answers)] + answers[::-1]   # moved to the end
+    rebuilt, notes = rebuild(nb, SOURCE, RELEASE)
+    assert_graded_cells_are_the_source(rebuilt)
+    for grade_id, text in ANSWERS.items():
+        assert by_id(rebuilt, grade_id).source == text
+    assert [flag for flag, _ in notes].count("answer_matched_by_content") == 4
+
+
+def test_rebuild_of_a_deleted_answer_is_the_stub():
+    nb = submission()
+    nb.cells = [c for c in nb.cells if gid(c) != "gradient_descent"]
+    rebuilt, notes = rebuild(nb, SOURCE, RELEASE)
+    assert by_id(rebuilt, "gradient_descent").source == by_id(RELEASE, "gradient_descent").source
+    assert notes == [("answer_missing",
+                      "answer 'gradient_descent' not found in the submission: graded as not answered")]
+
+
+def test_rebuild_never_takes_a_copy_of_a_test_cell_as_an_answer():
+    nb = submission()
+    test_copy = copy.deepcopy(by_id(nb, "test_f"))
+    test_copy.metadata["nbgrader"]["grade_id"] = "f"          # a test cell re-tagged as the answer
+    nb.cells = [c for c in nb.cells if gid(c) != "f"] + [test_copy]
+    rebuilt, _ = rebuild(nb, SOURCE, RELEASE)
+    assert by_id(rebuilt, "f").source == by_id(RELEASE, "f").source
+
+
+# --- pairs -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, expected", [
+    ('PARTNER = "bob"', "bob"),
+    ("# pair\nPARTNER = ' bob '  # my partner", "bob"),
+    ('PARTNER = ""', ""),
+    ("PARTNER = input()", ""),                 # never executed: only a literal string counts
+    ('PARTNER = "bob"\ndef broken(:', ""),     # a cell that does not parse is ignored
+])
+def test_read_partner_is_static(tmp_path, source, expected):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": 'PARTNER = "md"'},
+                                          {"cell_type": "code", "source": source}]}))
+    assert read_partner(path) == expected
+
+
+def test_read_partner_of_an_unreadable_file_is_empty(tmp_path):
+    (tmp_path / "nb.ipynb").write_text("{not json")
+    assert read_partner(tmp_path / "nb.ipynb") == ""
+
+
+def at(hour):
+    return datetime(2026, 10, 5, hour)
+
+
+def test_credit_pair_one_submission_counts_for_both():
+    roster = dict.fromkeys(["a", "b", "c"], {})
+    credits = assign_credit({"a": Submission("a", at(9), "b")}, roster)
+    assert (credits["a"].submission, credits["b"].submission, credits["c"].submission) == ("a", "a", None)
+    assert credits["b"].candidates == ["a"]
+
+
+def test_credit_conflict_the_latest_counts_and_both_are_candidates():
+    roster = dict.fromkeys(["a", "b"], {})
+    subs = {"a": Submission("a", at(9), "b"), "b": Submission("b", at(10), "")}
+    credits = assign_credit(subs, roster)
+    assert credits["a"].submission == credits["b"].submission == "b"
+    assert credits["a"].candidates == credits["b"].candidates == ["a", "b"]
+
+
+def test_credit_partner_not_on_roster_or_self_is_ignored():
+    roster = dict.fromkeys(["a", "b"], {})
+    subs = {"a": Submission("a", at(9), "zed"), "b": Submission("b", at(9), "b")}
+    credits = assign_credit(subs, roster)
+    assert subs["a"].valid_partner == subs["b"].valid_partner == ""
+    assert (credits["a"].submission, credits["b"].submission) == ("a", "b")
+
+
+# --- stderr and hidden tests -----------------------------------------------------------------------------
+
+def grade_cell(outputs, source='check("f", f)'):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 2,
+                                 "schema_version": 3}
+    cell.outputs = outputs
+    return cell
+
+
+def stream(name, text):
+    return nbformat.v4.new_output("stream", name=name, text=text)
+
+
+def error(ename="CheckFailure", evalue="f(3) returned 6, expected 9"):
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=["Traceback", "  secret line"])
+
+
+def test_stderr_without_error_keeps_its_text_and_the_points():
+    warned = grade_cell([stream("stderr", "UserWarning: careful\n"), stream("stdout", "✓ f\n")])
+    assert determine_grade(warned)[0] == 0                     # nbgrader alone would give 0
+    nb = nbformat.v4.new_notebook(cells=[warned])
+    nb, _ = StderrIsNotAnError().preprocess(nb, {})
+    assert determine_grade(nb.cells[0]) == (2, 2)
+    assert nb.cells[0].outputs[0].data["text/plain"] == "UserWarning: careful\n"
+    assert grading_metadata(nb)["flags"] == ["stderr_in_tests"]
+
+
+def test_stderr_with_an_error_still_fails():
+    nb = nbformat.v4.new_notebook(cells=[grade_cell([stream("stderr", "warning\n"), error()])])
+    nb, _ = StderrIsNotAnError().preprocess(nb, {})
+    assert determine_grade(nb.cells[0]) == (0, 2)
+    assert nb.cells[0].outputs[0].output_type == "stream"
+
+
+def test_feedback_drops_hidden_source_and_tracebacks_but_keeps_the_message():
+    hidden = grade_cell([error()], source='# Hidden tests\n### BEGIN HIDDEN TESTS\ncheck("f", f, hidden=True)\n'
+                                          '### END HIDDEN TESTS')
+    public = grade_cell([error()])
+    nb = nbformat.v4.new_notebook(cells=[public, hidden])
+    record_note = grading_metadata(nb)
+    record_note["notes"].append("cell 1 timed out")
+    nb, _ = HideHiddenTests().preprocess(nb, {})
+    text = json.dumps(nb)
+    assert "hidden=True" not in text and "HIDDEN TESTS" not in text and "secret line" not in json.dumps(nb.cells[2])
+    assert nb.cells[2].outputs[0].traceback == ["CheckFailure: f(3) returned 6, expected 9"]
+    assert nb.cells[1].outputs[0].traceback == ["Traceback", "  secret line"]   # public tracebacks stay
+    assert "cell 1 timed out" in nb.cells[0].source and "lablib_grading" not in nb.metadata
+
+
+# --- execution ---------------------------------------------------------------------------------------------
+
+def test_execute_survives_kernel_death_and_timeouts_and_passes_the_seed():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 41"),
+        nbformat.v4.new_code_cell("import os\nos._exit(1)"),
+        nbformat.v4.new_code_cell("x += 1\nprint(x)"),
+        nbformat.v4.new_code_cell("while True:\n    pass"),
+        nbformat.v4.new_code_cell("import os\nprint(os.environ['LABLIB_HIDDEN_SEED'])"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    executor = GradingExecute(timeout=3, notebook_budget=60, kernel_env={"LABLIB_HIDDEN_SEED": "123"},
+                              extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(REPO)}})
+    assert [o.ename for o in nb.cells[1].outputs if o.output_type == "error"] == ["KernelDied"]
+    assert nb.cells[2].outputs[0].text == "42\n"                # the cell above the death was re-run once
+    assert any(o.output_type == "error" for o in nb.cells[3].outputs)
+    assert nb.cells[4].outputs[0].text == "123\n"
+    assert {"kernel_died", "timeout"} <= set(grading_metadata(nb)["flags"])
+
+
+def test_execute_budget_stops_the_notebook_with_a_visible_error():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import time\ntime.sleep(30)"),
+        nbformat.v4.new_code_cell("print('never')"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    executor = GradingExecute(timeout=30, notebook_budget=2, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(REPO)}})
+    assert nb.cells[1].outputs[0].ename == "NotRun"
+    assert "budget_exceeded" in grading_metadata(nb)["flags"]
+    assert grading_metadata(nb)["execution_seconds"] < 15
+
+
+def test_a_failed_hidden_case_shows_which_case_and_the_hint_but_not_its_values():
+    from grading.pipeline.preprocessors import hide_hidden_case
+
+    message = ("gradient_descent — hidden case 2: f(x) = x**2 (grad 2x), x0 = 1.57706, lr=0.135852, n_steps=20:\n"
+               "  iterates is wrong at index (20,): expected 0.002779750629, got 193.0051086\n"
+               "  This matches a known mistake — gradient ascent: move AGAINST the gradient: x - lr * grad(x)")
+    shown = hide_hidden_case(message)
+    assert shown == ("gradient_descent — hidden case 2 failed (its values are not shown)\n"
+                     "This matches a known mistake — gradient ascent: move AGAINST the gradient: x - lr * grad(x)")
+    public = message.replace("hidden case", "public case")
+    assert hide_hidden_case(public) == public
+    assert hide_hidden_case("f: not implemented yet") == "f: not implemented yet"
+
+
+def test_execute_restarts_a_kernel_that_ignores_the_interrupt():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 41"),
+        nbformat.v4.new_code_cell("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
+        nbformat.v4.new_code_cell("x += 1\nprint(x)"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    executor = GradingExecute(timeout=2, notebook_budget=60, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(REPO)}})
+    assert [o.ename for o in nb.cells[1].outputs if o.output_type == "error"] == ["CellTimeoutError"]
+    assert nb.cells[2].outputs[0].text == "42\n"                # fresh kernel, the cell above re-run
+    assert grading_metadata(nb)["flags"] == ["timeout"]
