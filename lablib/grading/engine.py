@@ -348,6 +348,7 @@ class StudentRun(Run):
             return []
 
     def _invoke(self, fn, args, kwargs, limit: int | None = None):
+        __tracebackhide__ = True  # IPython leaves this frame out of the student's traceback
         name = self._name_of(fn)
         if not callable(fn):
             self.fail(f"`{name}` should be a function, got {_describe(fn)}")
@@ -469,12 +470,17 @@ def check(exercise: str, fn, *, hidden: bool = False) -> None:
     notes = _Notes()
     cases = ex.cases(hidden)
     checks = 0
-    for number, case in enumerate(cases, 1):
-        expected = Run(ex, case)
-        _quiet(ex.drive, expected, ex.reference, case.fresh())
-        run = StudentRun(ex, case, fn, f"{kind} case {number}: {case.label}", expected.outputs, notes)
-        ex.drive(run, fn, case.fresh())
-        checks += run.checks
+    try:
+        for number, case in enumerate(cases, 1):
+            expected = Run(ex, case)
+            _quiet(ex.drive, expected, ex.reference, case.fresh())
+            run = StudentRun(ex, case, fn, f"{kind} case {number}: {case.label}", expected.outputs, notes)
+            ex.drive(run, fn, case.fresh())
+            checks += run.checks
+    except CheckFailure as failure:
+        # The message says everything: drop the engine's own frames from the traceback students see
+        # (the student's exception, if any, stays attached as __cause__ with its full traceback).
+        raise failure.with_traceback(None)
     note = notes.summary()
     print(f"✓ {ex.name}: {checks} {kind} checks passed ({len(cases)} cases)" + (f" — {note}" if note else ""))
     return None
