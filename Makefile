@@ -1,5 +1,6 @@
 # Task runner. Every target bootstraps .venv (Python >= 3.10 and pip are all it needs).
-#   make demo   - the instructor's end-to-end demo
+#   make demo   - the instructor's end-to-end demo: train with lablib, then the course pipeline
+#                 (labs/ from solutions/, autograde the sample class, feedback, grades CSV, plot)
 #   make test   - the test suite
 #   make bench  - speed benchmark (lablib vs the matrix-product floor, vs PyTorch when installed)
 PYTHON ?= python3
@@ -10,7 +11,8 @@ OUT    ?= output/demo
 .PHONY: demo test bench clean
 
 demo: $(VENV)/.installed
-	$(PY) -m lablib.demo --out $(OUT)
+	$(PY) -m lablib.demo --out $(OUT)/training
+	$(PY) -m grading.pipeline demo --out $(OUT)/grading
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

@@ -68,31 +68,6 @@ def train_showcase(out_dir: Path, *, seed: int = 0, epochs: int = 40, progress: 
     return summary
 
 
-def grading_showcase(out_dir: Path, *, progress: bool = True) -> dict:
-    """The autograding half of the demo: ``grading.pipeline.demo`` on the bundled sample class of lab01.
-
-    Needs the repository checkout (``grading/`` is not part of the installed package) and the dev extras
-    (nbgrader). Regenerates labs/ from solutions/, grades the sample class in ``out_dir`` (submissions,
-    gradebook, feedback) and writes ``out_dir/output/`` (grades CSV with flags, grade-distribution PNG).
-    """
-    import sys
-    import time
-
-    repo = Path(__file__).resolve().parent.parent
-    if not (repo / "grading" / "pipeline").is_dir():
-        raise RuntimeError("the grading demo needs the repository checkout (grading/ next to lablib/)")
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from grading.pipeline import demo
-    from grading.pipeline.__main__ import print_report
-
-    start = time.perf_counter()
-    report = demo(Path(out_dir), progress=progress)
-    print_report(report, time.perf_counter() - start)
-    return {"csv": str(report.csv_path), "plot": str(report.plot_path),
-            "students": len(report.rows), "flagged": sum(bool(r["flags"]) for r in report.rows)}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("output/demo"), help="output directory")

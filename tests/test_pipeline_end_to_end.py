@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import filecmp
 import importlib.util
+import html
 import re
 import shutil
 import sys
@@ -54,6 +55,8 @@ EXPECTED = {
     "sam": ((0, 2, 4), {"needs_review", "restored_cells"}),              # |x| and deleted f's tests
     "tara": ((2, 0, 4), {"needs_review", "restored_cells", "answer_matched_by_content"}),  # tampered metadata
     "uma": (CORRECT, {"needs_review", "partner_unknown"}),               # PARTNER not on the roster
+    "vic": ((0, 0, 0), {"needs_review"}),                                # x**2/2, df = x, tests |grad| late
+    "xia": ((0, 2, 4), {"needs_review"}),                                # f sums the squares of an array
     "wes": ((0, 0, 0), {"no_submission"}),                               # on the roster, handed nothing in
     "zed": ((0, 0, 0), {"failed_autograde", "needs_review", "not_on_roster"}),  # not a notebook (added by the test)
 }
@@ -137,6 +140,34 @@ def test_feedback_contains_no_hidden_test(graded):
     assert not any(SEED in html.read_text(encoding="utf-8") for html in course.path("feedback").rglob("*.html"))
     ivan = (course.path("feedback") / "ivan" / LAB / "lab01.html").read_text(encoding="utf-8")
     assert "hidden case 1 failed" in ivan and "gradient ascent" in ivan    # but which case, and the hint
+
+
+# Which sample student makes each catalogued mistake of lab01 (by design of the submission).
+MISTAKE_MADE_BY = {
+    ("f", "derivative instead of f"): "eli",
+    ("f", "half the square"): "vic",
+    ("f", "sum of squares"): "xia",
+    ("f", "absolute value"): "sam",
+    ("df", "f instead of its derivative"): "fay",
+    ("df", "missing factor 2"): "vic",
+    ("df", "sign flipped"): "tara",
+    ("gradient_descent", "stopping rule tests |x|"): "jo",
+    ("gradient_descent", "x0 missing"): "hana",
+    ("gradient_descent", "gradient ascent"): "ivan",
+    ("gradient_descent", "stop test after the step"): "vic",
+}
+
+
+def test_every_catalogued_mistake_is_in_the_sample_class_and_named_in_its_feedback(graded):
+    from lablib.grading import EXERCISES
+
+    catalogue = {(name, mistake) for name in ("f", "df", "gradient_descent")
+                 for mistake, _ in EXERCISES[name].mistakes}
+    assert catalogue == set(MISTAKE_MADE_BY)
+    course, _ = graded
+    for (exercise, mistake), student in MISTAKE_MADE_BY.items():
+        text = html.unescape((course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8"))
+        assert f"known mistake — {mistake}:" in text, (student, exercise, mistake)
 
 
 def test_hardening_is_visible_in_the_feedback(graded):

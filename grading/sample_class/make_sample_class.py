@@ -23,6 +23,8 @@ F = {
     "square": "def f(x):\n    return np.square(x)",
     "derivative_instead": "def f(x):\n    return 2 * x",            # f and f' confused
     "abs": "def f(x):\n    return abs(x)",
+    "half_square": "def f(x):\n    return x ** 2 / 2",                 # catalogued: half the square
+    "sum_of_squares": "def f(x):\n    return np.sum(np.square(x))",     # catalogued: one number for an array
     # Correct, but curious: prints the hidden-test seed while being graded (the feedback must not show it).
     "peeks": "import os\n\nprint(\"seed:\", os.environ.get(\"LABLIB_HIDDEN_SEED\"))\n\n\ndef f(x):\n    return x * x",
 }
@@ -31,6 +33,7 @@ DF = {
     "sum": "def df(x):\n    return x + x",
     "f_instead": "def df(x):\n    return x ** 2",                       # catalogued: f instead of its derivative
     "sign_flipped": "def df(x):\n    return -2 * x",                   # catalogued: sign flipped
+    "no_factor_2": "def df(x):\n    return x",                         # catalogued: missing factor 2
     # A correct df that logs through a handler made before check() runs: the text reaches the test cell's stderr.
     "logs_to_stderr": ("import logging\n\nlogging.basicConfig(format=\"%(levelname)s: %(message)s\")\n"
                        "log = logging.getLogger(\"lab01\")\n\n\ndef df(x):\n"
@@ -78,6 +81,10 @@ GD = {
                   "    for _ in range(n_steps):\n"
                   "        if tol is not None and np.linalg.norm(xs[-1]) < tol:\n            break\n"
                   "        xs.append(xs[-1] - lr * grad(xs[-1]))\n    return np.array(xs)"),
+    "test_after_step": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    x = np.asarray(x0, dtype=float)\n"
+                        "    xs = [x]\n    for _ in range(n_steps):\n        g = grad(x)\n        x = x - lr * g\n"
+                        "        xs.append(x)\n        if tol is not None and np.linalg.norm(g) < tol:\n"
+                        "            break\n    return np.array(xs)"),        # catalogued: tests |grad| after stepping
     "infinite_loop": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs, t = [np.asarray(x0, dtype=float)], 0\n"
                       "    while t < n_steps:\n        g = grad(xs[-1])\n"
                       "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
@@ -114,6 +121,8 @@ SUBMISSIONS = {
     "sam": ("abs", "times2", "loop", "short", "", "2026-10-06 14:00:00 UTC"),            # tests deleted/edited/re-tagged
     "tara": ("power", "sign_flipped", "loop", "good", "", "2026-10-06 15:00:00 UTC"),        # metadata tampered
     "uma": ("power", "times2", "loop", "good", "zoe", "2026-10-06 16:00:00 UTC"),        # partner not on roster
+    "vic": ("half_square", "no_factor_2", "test_after_step", "short", "", "2026-10-06 17:00:00 UTC"),
+    "xia": ("sum_of_squares", "times2", "loop", "good", "", "2026-10-06 18:00:00 UTC"),
 }
 ROSTER = [*SUBMISSIONS, "paul", "wes"]  # paul: credited through olga; wes: handed nothing in
 
