@@ -1,0 +1,86 @@
+"""Every lab, through the real pipeline: its solution notebook autogrades at full marks with every hidden
+check run, and the released notebook handed in untouched autogrades at zero."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+nbformat = pytest.importorskip("nbformat", reason="the grading pipeline needs the dev extras (nbgrader)")
+pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
+
+from grading.pipeline.driver import Course, run  # noqa: E402
+
+LABS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
+
+
+def graded_cells(nb):
+    """(auto points, manual points, hidden test cells' grade_ids) of a source notebook."""
+    auto = manual = 0.0
+    hidden = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        if meta.get("solution"):
+            manual += meta["points"]
+        else:
+            auto += meta["points"]
+            if "### BEGIN HIDDEN TESTS" in cell.source:
+                hidden.append(meta["grade_id"])
+    return auto, manual, hidden
+
+
+@pytest.fixture(scope="module", params=LABS)
+def lab_graded(request, tmp_path_factory):
+    lab = request.param
+    work = tmp_path_factory.mktemp(lab)
+    roster = work / "roster.csv"
+    with open(roster, "w", newline="") as fh:
+        csv.writer(fh).writerows([["id", "first_name", "last_name", "email"],
+                                  ["solution", "S", "S", ""], ["released", "R", "R", ""]])
+    course = Course.in_directory(work, roster=roster, link_labs=False, timeout=30, budget=120, hidden_seed="271828")
+    sources = sorted((REPO / "solutions" / lab).glob("*.ipynb"))
+    for student, folder in (("solution", REPO / "solutions" / lab), ("released", REPO / "labs" / lab)):
+        target = course.path("submitted") / student / lab
+        target.mkdir(parents=True)
+        for source in sources:
+            (target / source.name).write_text((folder / source.name).read_text())
+        (target / "timestamp.txt").write_text("2026-11-01 12:00:00 UTC\n")
+    report = run(course, lab, progress=False)
+    return lab, course, report, sources
+
+
+def test_solution_gets_every_automatic_point_and_runs_every_hidden_check(lab_graded):
+    lab, course, report, sources = lab_graded
+    auto = sum(graded_cells(nbformat.read(s, as_version=4))[0] for s in sources)
+    row = report.row("solution")
+    assert row["score"] == auto, row["notes"]
+    assert "failed_autograde" not in row["flags"] and "timeout" not in row["flags"], row["notes"]
+    for source in sources:
+        hidden = graded_cells(nbformat.read(source, as_version=4))[2]
+        assert hidden, f"{source.name} has no hidden test"
+        autograded = nbformat.read(course.path("autograded") / "solution" / lab / source.name, as_version=4)
+        for cell in autograded.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") in hidden:
+                text = "".join(o.get("text", "") for o in cell.outputs)
+                assert "hidden checks passed" in text, (source.name, cell.metadata["nbgrader"]["grade_id"])
+
+
+def test_released_notebook_gets_zero_and_says_not_implemented(lab_graded):
+    lab, course, report, sources = lab_graded
+    row = report.row("released")
+    assert row["score"] == 0, row["notes"]
+    assert "failed_autograde" not in row["flags"], row["notes"]
+    for source in sources:
+        autograded = nbformat.read(course.path("autograded") / "released" / lab / source.name, as_version=4)
+        errors = [o for c in autograded.cells for o in c.get("outputs", []) if o.output_type == "error"]
+        assert errors and all("not implemented yet" in o.evalue for o in errors), \
+            json.dumps([o.evalue for o in errors])[:2000]
