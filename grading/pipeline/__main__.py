@@ -1,4 +1,4 @@
-"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish}`` (see grading/README.md)."""
+"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish,student-repo}`` (grading/README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     p_gen.add_argument("lab")
     p_grade = sub.add_parser("grade", help="autograde grading/submitted/*/<lab>/, feedback, export")
     p_grade.add_argument("lab")
+    p_repo = sub.add_parser("student-repo", help="write the repository students clone (no solutions, no grading)")
+    p_repo.add_argument("out", type=Path, help="a new directory")
     p_pub = sub.add_parser("publish", help="after manual grading: feedback and export again (no re-autograding)")
     p_pub.add_argument("lab")
     for p in (p_demo, p_grade, p_pub):
@@ -42,6 +44,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
+    if args.command == "student-repo":
+        from .student_repo import student_repo
+
+        kept = student_repo(args.out)
+        print(f"{len(kept)} files written to {args.out}/ (no solutions/, grading/, tests/): push it for students")
+        return 0
     if args.command == "generate":
         generate(Course(), args.lab)
         print(f"labs/{args.lab}/ regenerated")
