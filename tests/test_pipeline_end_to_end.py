@@ -11,23 +11,17 @@ import csv
 import dataclasses
 import filecmp
 import importlib.util
-import html
 import re
 import shutil
-import sys
+from html import unescape
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from grading.pipeline.driver import Course, run
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
-pytest.importorskip("lablib.grading", reason="the sample class is graded by lablib.grading")
-nbformat = pytest.importorskip("nbformat")
-
-from grading.pipeline.driver import Course, run  # noqa: E402
 
 LAB = "lab01-gradient-descent"
 SAMPLE = REPO / "grading" / "sample_class"
@@ -166,7 +160,7 @@ def test_every_catalogued_mistake_is_in_the_sample_class_and_named_in_its_feedba
     assert catalogue == set(MISTAKE_MADE_BY)
     course, _ = graded
     for (exercise, mistake), student in MISTAKE_MADE_BY.items():
-        text = html.unescape((course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8"))
+        text = unescape((course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8"))
         assert f"known mistake — {mistake}:" in text, (student, exercise, mistake)
 
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from grading.pipeline.driver import Course, run
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-nbformat = pytest.importorskip("nbformat", reason="the grading pipeline needs the dev extras (nbgrader)")
-pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
-
-from grading.pipeline.driver import Course, run  # noqa: E402
 
 LABS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
 

@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from grading.pipeline.driver import Course, generate
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-nbformat = pytest.importorskip("nbformat", reason="the grading pipeline needs the dev extras (nbgrader)")
-pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
-
-from grading.pipeline.driver import Course, generate  # noqa: E402
 
 LABS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)

@@ -3,11 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from grading.pipeline.student_repo import student_repo, tracked_files
 
-from grading.pipeline.student_repo import student_repo, tracked_files  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_student_repo_has_labs_and_lablib_but_no_solutions(tmp_path):

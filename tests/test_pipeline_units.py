@@ -3,25 +3,18 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbgrader.utils import determine_grade
+
+from grading.pipeline.pairs import Submission, assign_credit, read_partner
+from grading.pipeline.preprocessors import GradingExecute, HideHiddenTests, StderrIsNotAnError, grading_metadata
+from grading.pipeline.rebuild import rebuild
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-nbformat = pytest.importorskip("nbformat", reason="the grading pipeline needs the dev extras (nbgrader)")
-pytest.importorskip("nbgrader", reason="the grading pipeline needs the dev extras (nbgrader)")
-
-from nbgrader.utils import determine_grade  # noqa: E402
-
-from grading.pipeline.pairs import Submission, assign_credit, read_partner  # noqa: E402
-from grading.pipeline.preprocessors import (  # noqa: E402
-    GradingExecute, HideHiddenTests, StderrIsNotAnError, grading_metadata)
-from grading.pipeline.rebuild import rebuild  # noqa: E402
 
 LAB = "lab01-gradient-descent"
 SOURCE = nbformat.read(REPO / "solutions" / LAB / "lab01.ipynb", as_version=4)
