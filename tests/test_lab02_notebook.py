@@ -1,0 +1,85 @@
+"""The lab02 solution notebook runs top to bottom: every check passes, every plot is drawn, no error and
+nothing on stderr, and its activation explorer responds to a control changed from Python."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="executing the lab notebook needs nbformat (dev extras)")
+nbclient = pytest.importorskip("nbclient", reason="executing the lab notebook needs nbclient (dev extras)")
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "solutions" / "lab02-backpropagation" / "lab02.ipynb"
+WIDGET_PROBE = (
+    'explorer.controls["activation"].value = "tanh"\n'
+    'print("probe", explorer.values()["activation"], repr(float(explorer.data["derivative"].sum())),'
+    ' repr(float(explorer.data["x"][300])), repr(float(explorer.data["derivative"][300])))'
+)
+
+
+@pytest.fixture(scope="module")
+def executed():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    explorer_cell = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "activation_explorer(" in c.source)
+    nb.cells.insert(explorer_cell + 1, nbformat.v4.new_code_cell(WIDGET_PROBE))
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True,
+                                     resources={"metadata": {"path": str(REPO)}})
+    client.execute()
+    return nb
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def text_of(cell, stream="stdout"):
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == stream)
+
+
+def test_no_error_and_nothing_on_stderr(executed):
+    errors = [(c.source[:60], o.evalue) for c in code_cells(executed) for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    stderr = [(c.source[:60], text_of(c, "stderr")) for c in code_cells(executed) if text_of(c, "stderr")]
+    assert stderr == []
+
+
+def test_every_check_passes(executed):
+    checks = [c for c in code_cells(executed) if 'check("' in c.source]
+    names = {"forward_222", "gradients_222", "dense_forward", "dense_backward", "softmax_cross_entropy",
+             "numerical_gradient"}
+    assert {c.source.split('check("')[1].split('"')[0] for c in checks} == names
+    assert len(checks) == 2 * len(names)
+    for cell in checks:
+        assert "✓" in text_of(cell), cell.source
+
+
+def test_every_plot_cell_draws_a_figure(executed):
+    plots = [c for c in code_cells(executed) if "plt.subplots" in c.source]
+    assert len(plots) == 3
+    for cell in plots:
+        assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source[:80]
+
+
+def test_experiments_reproduce_the_published_numbers(executed):
+    # Matt Mazur, "A Step by Step Backpropagation Example" (2015): E_total before any update, dE/dw5, w1+
+    # and the standard-backprop error after one step (the post's 0.291027924 is the "blog" variant).
+    text = "".join(text_of(c) for c in code_cells(executed))
+    assert "E_total = 0.298371109" in text
+    assert "= 0.082167041   (post: 0.082167041)" in text
+    assert "w1+ = 0.149780716" in text and "w5+ = 0.358916480" in text
+    assert "yours: 0.2910277737" in text
+
+
+def test_the_explorer_follows_a_control_changed_from_python(executed):
+    from lablib import nn
+
+    probe = next(c for c in code_cells(executed) if c.source == WIDGET_PROBE)
+    line = next(line for line in text_of(probe).splitlines() if line.startswith("probe "))
+    _, activation, total, x_300, derivative_300 = line.split()
+    x = np.linspace(-4.0, 4.0, 401)
+    assert activation == "tanh"
+    assert float(x_300) == pytest.approx(2.0)
+    assert float(derivative_300) == pytest.approx(1.0 - np.tanh(2.0) ** 2, rel=1e-12)
+    assert float(total) == pytest.approx(float(nn.tanh_derivative(x).sum()), rel=1e-12)
