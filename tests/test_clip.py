@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from _reference import fixture, optim_reference_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from _reference import fixture, optim_reference_script
 
 from lablib import clip
 

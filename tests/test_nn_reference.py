@@ -7,11 +7,20 @@ it is installed.
 
 import numpy as np
 import pytest
-
 from _reference import fixture
 
-from lablib.nn import (KERAS_BATCHNORM, TORCH_BATCHNORM, activations, batchnorm_backward, batchnorm_forward,
-                       batchnorm_init, log_softmax, mse, softmax, softmax_cross_entropy)
+from lablib.nn import (
+    KERAS_BATCHNORM,
+    TORCH_BATCHNORM,
+    activations,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_init,
+    log_softmax,
+    mse,
+    softmax,
+    softmax_cross_entropy,
+)
 
 BATCHNORM = fixture("nn_batchnorm")
 ACTIVATIONS = fixture("nn_activations")

@@ -2,7 +2,7 @@
 
 One pipeline run (module fixture, about a minute on 2 cores) is shared by every test. Expected scores come
 from what each sample submission is designed to do (grading/sample_class/make_sample_class.py), whatever the
-hidden seed: points are f 1+1, df 1+1, gradient_descent 2+2 (public + hidden) and 2 for the discussion,
+hidden seed: points are f 1+1, df 1+1, gradient_descent 2+2 (public + hidden) and 2+2+2+4 for the written answers,
 which waits for a human grader.
 """
 from __future__ import annotations
@@ -91,7 +91,7 @@ def test_scores_and_flags(graded, student):
     assert (row["f"], row["df"], row["gradient_descent"]) == (f, df, gd), row["notes"]
     assert row["discussion"] == 0                           # manual: nobody has graded it yet
     assert row["score"] == f + df + gd
-    assert row["max_score"] == 10
+    assert row["max_score"] == 18                           # + discussion_bowl 2, discussion_start 2, report 4
     assert set(filter(None, row["flags"].split(";"))) == flags, row["notes"]
 
 
@@ -199,7 +199,7 @@ def test_tables(graded, capsys):
     out = capsys.readouterr().out
     assert "autograding time per submission" in out
     assert re.search(r"^gradient_descent\s+4\s+", out, re.M)
-    assert re.search(r"^quentin\s+quentin\s+2\s+2\s+0\s+0\s+4\b", out, re.M)
+    assert re.search(r"^quentin\s+quentin\s+2\s+2\s+0\s+0\s+0\s+0\s+0\s+4\b", out, re.M)  # 4 written: 0
 
 
 def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_path):
@@ -210,15 +210,17 @@ def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_pa
 
     course, _ = graded
     with Gradebook(course.gradebook_url()) as gb:
-        discussion = gb.find_grade("discussion", "lab01", LAB, "olga")
-        discussion.manual_score, discussion.needs_manual_grade = 2.0, False
+        for cell, points in (("discussion", 2.0), ("discussion_bowl", 2.0), ("discussion_start", 2.0), ("report", 4.0)):
+            grade = gb.find_grade(cell, "lab01", LAB, "olga")
+            grade.manual_score, grade.needs_manual_grade = points, False
         gb.find_comment("discussion", "lab01", LAB, "olga").manual_comment = "Well argued from the closed form."
         gb.find_grade("test_f", "lab01", LAB, "olga").extra_credit = 1.0
         gb.db.commit()
     again = publish(dataclasses.replace(course, out=tmp_path), LAB, progress=False)
     for student in ("olga", "paul"):                         # the pair shares grade and feedback
         row = again.row(student)
-        assert row["discussion"] == 2 and row["f"] == 3 and row["score"] == 11
+        assert row["discussion"] == 2 and row["report"] == 4 and row["f"] == 3
+        assert row["score"] == 19 > row["max_score"] == 18          # 8 automatic + 1 extra + 10 written
         assert set(row["flags"].split(";")) == {"above_max"}
         html = (course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8")
         assert "Well argued from the closed form." in html

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from _reference import fixture, optim_reference_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from _reference import fixture, optim_reference_script
 
 from lablib import optim, schedules
 

@@ -3,11 +3,9 @@ from .driver import Course, autograde, feedback, generate, run
 
 __all__ = ["Course", "autograde", "feedback", "generate", "run", "demo"]
 
-SAMPLE_LAB = "lab01-gradient-descent"
-
-
 def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = None, progress: bool = True):
-    """Grade the bundled sample class in a fresh work directory ``out``; returns the Report."""
+    """Grade the bundled sample class, every lab it has handed in, in a fresh work directory ``out``;
+    returns the Reports, one per lab."""
     import shutil
     from pathlib import Path
 
@@ -24,4 +22,5 @@ def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = N
     course = Course.in_directory(out, roster=sample / "roster.csv", timeout=timeout, budget=budget,
                                  hidden_seed=hidden_seed)
     shutil.copytree(sample / "submitted", course.path("submitted"))
-    return run(course, SAMPLE_LAB, progress=progress)
+    labs = sorted({lab.name for lab in course.path("submitted").glob("*/*") if lab.is_dir()})
+    return [run(course, lab, progress=progress) for lab in labs]

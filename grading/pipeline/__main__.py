@@ -10,7 +10,7 @@ from . import demo
 from .driver import Course, generate, publish, run
 
 
-def print_report(report, seconds: float) -> None:
+def print_report(report, seconds: float | None = None) -> None:
     print(f"\n{report.lab}: per student\n")
     print(report.student_table())
     print(f"\n{report.lab}: per exercise (over graded submissions)\n")
@@ -18,7 +18,8 @@ def print_report(report, seconds: float) -> None:
     times = sorted(d["autograde_seconds"] for d in report.per_submission.values() if d["autograde_seconds"])
     if times:
         print(f"\nautograding time per submission: median {times[len(times) // 2]:.1f} s, "
-              f"max {times[-1]:.1f} s ({len(times)} submissions); whole pipeline {seconds:.0f} s")
+              f"max {times[-1]:.1f} s ({len(times)} submissions)"
+              + (f"; whole pipeline {seconds:.0f} s" if seconds is not None else ""))
     flagged = [r for r in report.rows if r["flags"]]
     print(f"{len(flagged)} of {len(report.rows)} students flagged (see the flags and notes columns)")
     print(f"grades:       {report.csv_path}\ndistribution: {report.plot_path}")
@@ -55,8 +56,12 @@ def main(argv=None) -> int:
         print(f"labs/{args.lab}/ regenerated")
         return 0
     if args.command == "demo":
-        report = demo(args.out, timeout=args.timeout, budget=args.budget, progress=not args.no_progress)
-    elif args.command == "grade":
+        reports = demo(args.out, timeout=args.timeout, budget=args.budget, progress=not args.no_progress)
+        for report in reports:
+            print_report(report)
+        print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
+        return 0
+    if args.command == "grade":
         report = run(Course(), args.lab, progress=not args.no_progress)
     else:
         report = publish(Course(), args.lab, progress=not args.no_progress)

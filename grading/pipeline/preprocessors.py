@@ -2,7 +2,8 @@
 
 Autograde, sanitizing step (before execution):
     RebuildFromSource   the notebook to grade is the source notebook plus the student's answers (see rebuild.py),
-                        so deleted, edited or re-tagged test cells and tampered metadata cannot change the grading.
+                        so deleted, edited or re-tagged test cells and tampered metadata cannot change the grading;
+                        the lab's plain code cells (experiments) are not run unless run_experiments is set.
 Autograde, grading step:
     GradingExecute      nbgrader's Execute with a per-cell timeout, a per-notebook time budget, the hidden-test
                         seed in the kernel's environment, and recovery from a dying kernel (restart, re-run the
@@ -30,7 +31,7 @@ import nbformat
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Dict, Integer, List, Unicode
+from traitlets import Bool, Dict, Integer, List, Unicode
 
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -72,12 +73,21 @@ class RebuildFromSource(NbGraderPreprocessor):
 
     source_root = Unicode(help="Absolute path of the source directory (solutions/).").tag(config=True)
     release_root = Unicode(help="Absolute path of the release directory (labs/).").tag(config=True)
+    run_experiments = Bool(
+        False, help="Also run the lab's plain code cells (experiments, plots, widgets) while grading. Off: "
+        "grading runs only the nbgrader cells (setup, answers, tests), which is all the grades depend on, "
+        "seconds instead of a minute per submission and no experiment that can hang.").tag(config=True)
 
     def preprocess(self, nb, resources):
         lab, name = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
         source = nbformat.read(Path(self.source_root) / lab / f"{name}.ipynb", as_version=4)
         release = nbformat.read(Path(self.release_root) / lab / f"{name}.ipynb", as_version=4)
         rebuilt, notes = rebuild(nb, source, release)
+        if not self.run_experiments:
+            for cell in rebuilt.cells:
+                if cell.cell_type == "code" and "nbgrader" not in cell.metadata:
+                    cell.source = "# (experiment cell: not run while grading; your own notebook has its output)"
+                    cell.outputs, cell.execution_count = [], None
         rebuilt.metadata[METADATA_KEY] = NotebookNode({"notes": [], "flags": []})
         for flag, note in notes:
             record(rebuilt, flag, note)

@@ -6,7 +6,8 @@ which holds the hidden tests) and copy into it only the *text of the student's a
 
 1. by nbgrader ``grade_id`` (the normal case: a unique student cell of the right type with that id);
 2. else by position and content: the student cell at the same position (for code answers only if it defines
-   the same functions), else for code answers the student cell that defines the same function (``def f(``),
+   the same functions), else the student cell right below the lab's cell that precedes the answer (its
+   question, found verbatim), else for code answers the student cell that defines the same function (``def f(``),
    else the most similar remaining student cell of the same type (difflib ratio >= ``MIN_SIMILARITY``),
    else, for answers that define no function (written answers), the first remaining student cell of that type;
 3. else the released stub (the answer counts as not given, never as the instructor's solution).
@@ -59,6 +60,20 @@ def _at(notebook, index):
     return cells[index] if 0 <= index < len(cells) else None
 
 
+def _after_anchor(cells, index, release_by_id, submitted, candidates, free):
+    """The free candidate right after the lab's given cell that precedes answer ``index`` (e.g. its question),
+    found verbatim in the submission: students answer below the question even when they scramble metadata."""
+    if index == 0 or is_answer(cells[index - 1]):
+        return None
+    anchor = cells[index - 1]
+    texts = {_source(anchor).strip(), _source(release_by_id.get(_grade_id(anchor), anchor)).strip()}
+    submitted_cells = [c for c in submitted.get("cells", []) if isinstance(c, dict)]
+    for k, cell in enumerate(submitted_cells[:-1]):
+        if _source(cell).strip() in texts:
+            return next((i for i in free if candidates[i] is submitted_cells[k + 1]), None)
+    return None
+
+
 def rebuild(submitted, source, release) -> tuple[nbformat.NotebookNode, list[tuple[str, str]]]:
     """Return ``(notebook to grade, notes)``: ``source`` with each answer cell's text taken from ``submitted``;
     each note is ``(flag, sentence)``, flag one of answer_missing, answer_matched_by_content, restored_cells.
@@ -101,6 +116,10 @@ def rebuild(submitted, source, release) -> tuple[nbformat.NotebookNode, list[tup
         position = next((i for i in free if candidates[i] is _at(submitted, index)), None)
         if position is not None and wanted <= defined_functions(_source(candidates[position])):
             match = position
+        if match is None:
+            after = _after_anchor(result.cells, index, release_by_id, submitted, candidates, free)
+            if after is not None and wanted <= defined_functions(_source(candidates[after])):
+                match = after
         if match is None and wanted:
             same_def = [i for i in free if wanted <= defined_functions(_source(candidates[i]))]
             match = same_def[0] if same_def else None

@@ -1,8 +1,10 @@
-"""Write the sample class of lab01 (grading/sample_class/submitted/ and roster.csv) from the released notebook.
+"""Write the sample class (grading/sample_class/submitted/ and roster.csv) from the released notebooks.
 
-Re-run after changing the lab:  python grading/sample_class/make_sample_class.py
-Each submission is designed to exercise one behaviour of the pipeline; tests/test_pipeline_end_to_end.py states
-the scores each one must get.
+Re-run after changing a lab:  python grading/sample_class/make_sample_class.py
+lab01 has the full class: each submission is designed to exercise one behaviour of the pipeline (every
+catalogued mistake, pairs, a blank notebook, an infinite loop, a dying kernel, tampering). The later labs
+have a smaller sample each (MORE_LABS): answers taken from the lab's own solution notebook, so that they stay
+in sync, one catalogued mistake, and a blank notebook. tests/test_pipeline_end_to_end.py states the scores.
 """
 from __future__ import annotations
 
@@ -127,6 +129,46 @@ SUBMISSIONS = {
 ROSTER = [*SUBMISSIONS, "paul", "wes"]  # paul: credited through olga; wes: handed nothing in
 
 
+# Later labs: student -> {exercise: wrong answer} (an empty dict: every answer as in the solution notebook);
+# None: the released notebook handed in untouched.
+MORE_LABS = {
+    "lab02-backpropagation": {
+        "ada": {},
+        "ben": {"dense_backward": ("def dense_backward(dout, cache):\n    x, W = cache\n    n = len(x)\n"
+                                   "    return dout @ W.T, x.T @ dout / n, dout.sum(axis=0) / n")},  # divides by N
+        "kim": None,
+    },
+    "lab03-optimizers": {
+        "ada": {},
+        "ben": {"adam_step": ("def adam_step(x, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):\n"
+                              "    m = beta1 * state.get(\"m\", 0.0) + (1 - beta1) * grad\n"
+                              "    v = beta2 * state.get(\"v\", 0.0) + (1 - beta2) * grad ** 2\n"
+                              "    return x - lr * m / (np.sqrt(v) + eps), {\"m\": m, \"v\": v}")},  # no bias correction
+        "kim": None,
+    },
+}
+
+
+def solution_answers(source) -> dict:
+    """grade_id -> the solution notebook's answer with the nbgrader solution markers removed."""
+    answers = {}
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            lines = [line for line in cell.source.split("\n") if line.strip() not in ("### BEGIN SOLUTION",
+                                                                                        "### END SOLUTION")]
+            answers[meta["grade_id"]] = "\n".join(lines)
+    return answers
+
+
+def write(out: Path, student: str, lab: str, nb, timestamp: str) -> None:
+    folder = out / student / lab
+    folder.mkdir(parents=True)
+    name = lab.split("-")[0] + ".ipynb"
+    (folder / name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "timestamp.txt").write_text(timestamp + "\n")
+
+
 def by_id(nb, grade_id):
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
@@ -171,10 +213,17 @@ def main(root: Path = HERE) -> None:
             tamper_tests(nb)
         if student == "tara":
             tamper_metadata(nb)
-        folder = out / student / LAB
-        folder.mkdir(parents=True)
-        (folder / "lab01.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        (folder / "timestamp.txt").write_text(timestamp + "\n")
+        write(out, student, LAB, nb, timestamp)
+    for lab, students in MORE_LABS.items():
+        name = lab.split("-")[0] + ".ipynb"
+        released = nbformat.read(HERE.parent.parent / "labs" / lab / name, as_version=4)
+        answers = solution_answers(nbformat.read(HERE.parent.parent / "solutions" / lab / name, as_version=4))
+        for student, wrong in students.items():
+            nb = copy.deepcopy(released)
+            if wrong is not None:
+                for grade_id, answer in {**answers, **wrong}.items():
+                    by_id(nb, grade_id).source = answer
+            write(out, student, lab, nb, "2026-10-20 10:00:00 UTC")
     with open(root / "roster.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "first_name", "last_name", "email"])

@@ -1,0 +1,134 @@
+"""The lab03 solution notebook runs top to bottom: no error, no stderr, every check passes, every plot is drawn,
+and its two explorers, driven from Python like a slider move, show what lablib computes for the new values."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="executing the lab notebook needs the dev extras (nbformat)")
+nbclient = pytest.importorskip("nbclient", reason="executing the lab notebook needs the dev extras (nbclient)")
+pytest.importorskip("ipykernel", reason="executing the lab notebook needs a python3 Jupyter kernel (ipykernel)")
+
+from lablib import landscapes, optim
+from lablib.widgets import sgd_batch_explorer
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "solutions" / "lab03-optimizers" / "lab03.ipynb"
+
+# Cells injected after the explorers: move controls from Python, print what the explorer now holds.
+BATCH_PROBE = """
+import json
+batch_explorer.controls["batch_size"].value = 7
+batch_explorer.controls["lr"].value = 0.2
+print("BATCH_PROBE " + json.dumps({"values": batch_explorer.values(), "path": batch_explorer.data["path"].tolist(),
+                                   "steps_per_epoch": int(batch_explorer.data["steps_per_epoch"])}))
+"""
+PATHS_PROBE = """
+import json
+paths_explorer.controls["beta"].value = 0.5
+paths_explorer.controls["lr"].value = 0.02
+print("PATHS_PROBE " + json.dumps({"values": paths_explorer.values(),
+                                   "paths": {k: v.tolist() for k, v in paths_explorer.data.items()}}))
+"""
+
+
+def _insert_after(nb, last_line: str, source: str) -> None:
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.rstrip().endswith(last_line))
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source.strip()))
+
+
+@pytest.fixture(scope="module")
+def executed():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    _insert_after(nb, "\nbatch_explorer", BATCH_PROBE)
+    _insert_after(nb, "\npaths_explorer", PATHS_PROBE)
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True,
+                                     extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    client.execute(env={**os.environ, "PYTHONPATH": pythonpath})
+    return nb
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def _probe(nb, tag: str) -> dict:
+    lines = [line for c in _code_cells(nb) for line in _stdout(c).splitlines() if line.startswith(tag + " ")]
+    assert len(lines) == 1, f"{tag} printed {len(lines)} times"
+    return json.loads(lines[0][len(tag) + 1:])
+
+
+def test_no_error_and_nothing_on_stderr(executed):
+    errors = [(o.ename, o.evalue) for c in _code_cells(executed) for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    stderr = [o.text for c in _code_cells(executed) for o in c.outputs
+              if o.output_type == "stream" and o.name == "stderr"]
+    assert stderr == []
+
+
+def test_every_check_passes(executed):
+    checks = [c for c in _code_cells(executed) if 'check("' in c.source]
+    assert len(checks) == 10  # public + hidden for five exercises
+    for cell in checks:
+        assert "✓" in _stdout(cell), cell.source
+
+
+def test_every_plot_cell_draws_a_figure(executed):
+    plots = [c for c in _code_cells(executed) if "plt.show()" in c.source]
+    assert len(plots) == 4
+    for cell in plots:
+        assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source[:200]
+
+
+def test_explorers_are_displayed(executed):
+    for name in ("batch_explorer", "paths_explorer"):
+        cell = next(c for c in _code_cells(executed) if c.source.rstrip().endswith("\n" + name))
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.outputs), name
+
+
+def test_batch_explorer_with_the_students_minibatches_matches_lablib(executed):
+    shown = _probe(executed, "BATCH_PROBE")
+    values = shown["values"]
+    assert values["batch_size"] == 7
+    assert shown["steps_per_epoch"] == math.ceil(100 / 7)
+    reference = sgd_batch_explorer(batch_size=7, lr=values["lr"], epochs=values["epochs"])  # lablib's minibatches
+    np.testing.assert_allclose(shown["path"], reference.data["path"], rtol=1e-12, atol=1e-12)
+    assert len(shown["path"]) == values["epochs"] * math.ceil(100 / 7) + 1
+
+
+def _lablib_path(step, x0, n_steps, grad, **hparams):
+    x, state, path = np.array(x0, dtype=float), {}, [np.array(x0, dtype=float)]
+    for _ in range(n_steps):
+        x, state = step(x, grad(x), state, **hparams)
+        path.append(x)
+    return np.array(path)
+
+
+def test_paths_explorer_with_the_students_rules_matches_lablib(executed):
+    shown = _probe(executed, "PATHS_PROBE")
+    values = shown["values"]
+    lr, beta = values["lr"], values["beta"]
+    assert beta == 0.5
+    bowl = landscapes.quadratic_bowl(1.0, 20.0)
+    start, n_steps = (values["x0"], values["y0"]), values["n_steps"]
+    expected = {
+        "GD": _lablib_path(optim.sgd_step, start, n_steps, bowl.grad, lr=lr),
+        "momentum": _lablib_path(optim.sgd_step, start, n_steps, bowl.grad, lr=lr, momentum=beta),
+        "AdaGrad-Norm (lr x 10)": _lablib_path(optim.adagrad_norm_step, start, n_steps, bowl.grad, lr=10 * lr),
+        "RMSprop": _lablib_path(optim.rmsprop_step, start, n_steps, bowl.grad, lr=lr),
+        "Adam": _lablib_path(optim.adam_step, start, n_steps, bowl.grad, lr=lr, beta1=beta),
+    }
+    assert sorted(shown["paths"]) == sorted(expected)
+    for label, path in expected.items():
+        np.testing.assert_allclose(shown["paths"][label], path, rtol=1e-10, atol=1e-12, err_msg=label)

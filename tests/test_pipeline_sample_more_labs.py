@@ -1,0 +1,72 @@
+"""The sample class's later labs (MORE_LABS in grading/sample_class/make_sample_class.py) through the pipeline:
+ada hands in the solution's answers, ben the same with one catalogued mistake, kim the untouched lab."""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from html import unescape
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading.pipeline.driver import Course, run
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "grading" / "sample_class"
+spec = importlib.util.spec_from_file_location("make_sample_class", SAMPLE / "make_sample_class.py")
+make_sample_class = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_sample_class)
+
+# lab -> (the exercise ben gets wrong, the catalogued mistake his answer makes)
+BEN = {
+    "lab02-backpropagation": ("dense_backward", "divides by the batch size"),
+    "lab03-optimizers": ("adam_step", "bias correction missing"),
+}
+
+
+def exercise_points(lab: str) -> dict:
+    """exercise -> automatic points (public + hidden test cells), from the source notebook."""
+    nb = nbformat.read(REPO / "solutions" / lab / (lab.split("-")[0] + ".ipynb"), as_version=4)
+    points = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            name = meta["grade_id"].removeprefix("test_").removesuffix("_hidden")
+            points[name] = points.get(name, 0) + meta["points"]
+    return points
+
+
+def test_the_sample_labs_are_the_ones_tested_here():
+    assert set(make_sample_class.MORE_LABS) == set(BEN)
+    for lab, students in make_sample_class.MORE_LABS.items():
+        assert students["ada"] == {} and students["kim"] is None and set(students["ben"]) == {BEN[lab][0]}
+
+
+@pytest.fixture(scope="module", params=sorted(BEN))
+def graded(request, tmp_path_factory):
+    lab = request.param
+    work = tmp_path_factory.mktemp(lab)
+    course = Course.in_directory(work, roster=SAMPLE / "roster.csv", link_labs=False, timeout=30, budget=120,
+                                 hidden_seed="16180339")
+    for student in make_sample_class.MORE_LABS[lab]:
+        shutil.copytree(SAMPLE / "submitted" / student / lab, course.path("submitted") / student / lab)
+    return lab, course, run(course, lab, progress=False)
+
+
+def test_scores(graded):
+    lab, _, report = graded
+    points = exercise_points(lab)
+    wrong, _ = BEN[lab]
+    full = sum(points.values())
+    assert report.row("ada")["score"] == full, report.row("ada")["notes"]
+    assert report.row("ben")["score"] == full - points[wrong], report.row("ben")["notes"]
+    assert report.row("ben")[wrong] == 0
+    assert report.row("kim")["score"] == 0
+
+
+def test_feedback_names_the_mistake(graded):
+    lab, course, _ = graded
+    wrong, mistake = BEN[lab]
+    html = next((course.path("feedback") / "ben" / lab).glob("*.html")).read_text(encoding="utf-8")
+    assert f"known mistake — {mistake}:" in unescape(html)
