@@ -9,18 +9,13 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _notebooks import REPO, assert_every_check_passes, assert_no_error_and_nothing_on_stderr, execute, text_of
 
-nbformat = pytest.importorskip("nbformat", reason="executing the lab needs nbformat/nbclient (dev extras)")
-nbclient = pytest.importorskip("nbclient", reason="executing the lab needs nbclient (dev extras)")
-pytest.importorskip("ipywidgets", reason="the lab's explorers need ipywidgets")
+from lablib import landscapes, optim
 
-from lablib import landscapes, optim  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "solutions" / "lab01-gradient-descent" / "lab01.ipynb"
 
 # Cells injected after each explorer: move a control from Python, print what the explorer now holds.
@@ -30,25 +25,9 @@ DRIVE_2D = ('explorer_2d.controls["lr"].value = 0.05\n'
             'print("EXPLORER_2D", len(explorer_2d.data["path"]), *map(repr, map(float, explorer_2d.data["path"][-1])))')
 
 
-def _index_of(nb, last_line):
-    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.rstrip().endswith(last_line))
-
-
 @pytest.fixture(scope="module")
 def executed():
-    nb = nbformat.read(SOURCE, as_version=4)
-    for last_line, source in (("\nexplorer_2d", DRIVE_2D), ("\nexplorer_1d", DRIVE_1D)):  # later one first
-        index = _index_of(nb, last_line) + 1
-        nb.cells.insert(index, nbformat.v4.new_code_cell(source))
-    injected = [DRIVE_1D, DRIVE_2D]
-    client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3",
-                                     resources={"metadata": {"path": str(REPO)}})
-    client.execute()
-    return nb, injected
-
-
-def _stdout(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+    return execute(SOURCE, [("\nexplorer_1d", DRIVE_1D), ("\nexplorer_2d", DRIVE_2D)]), [DRIVE_1D, DRIVE_2D]
 
 
 def _cell(nb, snippet):
@@ -56,21 +35,11 @@ def _cell(nb, snippet):
 
 
 def test_no_error_and_no_stderr(executed):
-    nb, _ = executed
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        assert not [o for o in cell.outputs if o.output_type == "error"], f"cell {i} raised"
-        stderr = [o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
-        assert stderr == [], f"cell {i} wrote to stderr: {stderr}"
+    assert_no_error_and_nothing_on_stderr(executed[0])
 
 
 def test_every_check_passes(executed):
-    nb, _ = executed
-    checks = [c for c in nb.cells if c.cell_type == "code" and 'check("' in c.source]
-    assert len(checks) == 6
-    for cell in checks:
-        assert _stdout(cell).startswith("✓"), cell.source
+    assert_every_check_passes(executed[0], ["f", "df", "gradient_descent"])
 
 
 def test_every_plot_cell_draws(executed):
@@ -84,7 +53,7 @@ def test_every_plot_cell_draws(executed):
 
 def test_stopping_rule_printout_follows_the_closed_form(executed):
     nb, _ = executed
-    lines = _stdout(_cell(nb, "tol=eps")).splitlines()
+    lines = text_of(_cell(nb, "tol=eps")).splitlines()
     rows = [line.split() for line in lines if re.match(r"^\s*\d+\s", line)]
     # x_t = 0.8^t (x0 = 1, lr = 0.1); the rule stops at the first t with |f'(x_t)| = 2 * 0.8^t < 1e-3
     last = next(t for t in range(100) if 2 * 0.8**t < 1e-3)
@@ -98,7 +67,7 @@ def test_stopping_rule_printout_follows_the_closed_form(executed):
 
 def test_five_learning_rates_match_the_closed_form(executed):
     nb, _ = executed
-    printed = _stdout(_cell(nb, "rates = [0.1, 0.01, 1, 100, 1000]"))
+    printed = text_of(_cell(nb, "rates = [0.1, 0.01, 1, 100, 1000]"))
     got = {float(lr): float(x) for lr, x in re.findall(r"lr = (\S+)\s.*?x_10 =\s+(\S+)", printed)}
     assert set(got) == {0.1, 0.01, 1.0, 100.0, 1000.0}
     for lr, x10 in got.items():
@@ -107,7 +76,7 @@ def test_five_learning_rates_match_the_closed_form(executed):
 
 def test_bowl_sweep_finds_the_fast_learning_rates(executed):
     nb, _ = executed
-    printed = _stdout(_cell(nb, "bowl = landscapes.quadratic_bowl"))
+    printed = text_of(_cell(nb, "bowl = landscapes.quadratic_bowl"))
     best, steps = re.search(r"fastest lr in the sweep: (\S+) \((\d+) steps\)", printed).groups()
     # slowest per-coordinate factor max(|1 - lr|, |1 - 10 lr|) is smallest at 2/11; the grid step is 0.005
     assert abs(float(best) - 2 / 11) <= 0.0101
@@ -119,7 +88,7 @@ def test_bowl_sweep_finds_the_fast_learning_rates(executed):
 
 def test_start_point_decides_the_minimum(executed):
     nb, _ = executed
-    printed = _stdout(_cell(nb, "landscapes.local_global_minima()"))
+    printed = text_of(_cell(nb, "landscapes.local_global_minima()"))
     outcomes = re.findall(r"start \(\s*(\S+),\s*\S+\) -> .*: (global minimum|local minimum|saddle)", printed)
     assert len(outcomes) == 7
     for x0, where in outcomes:  # the saddle's x = 0 separates the basins (df/dx = x (x - 1) (x + 2))
@@ -129,14 +98,14 @@ def test_start_point_decides_the_minimum(executed):
 
 def test_explorers_follow_their_controls(executed):
     nb, injected = executed
-    out_1d = _stdout(_cell(nb, injected[0]))
+    out_1d = text_of(_cell(nb, injected[0]))
     n, last = re.search(r"EXPLORER_1D (\d+) (\S+)", out_1d).groups()
     expected = optim.gradient_descent(landscapes.square_grad, -2.0, 0.3, 20)
     assert int(n) == 21
     assert math.isclose(float(last), expected[-1], rel_tol=1e-12)
     assert math.isclose(float(last), -2.0 * 0.4**20, rel_tol=1e-12)
 
-    out_2d = _stdout(_cell(nb, injected[1]))
+    out_2d = text_of(_cell(nb, injected[1]))
     n, x, y = re.search(r"EXPLORER_2D (\d+) (\S+) (\S+)", out_2d).groups()
     bowl = landscapes.quadratic_bowl(a=1.0, b=10.0)
     with warnings.catch_warnings():

@@ -2,15 +2,17 @@
 nothing on stderr, and its activation explorer responds to a control changed from Python."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _notebooks import (
+    REPO,
+    assert_every_check_passes,
+    assert_no_error_and_nothing_on_stderr,
+    code_cells,
+    execute,
+    text_of,
+)
 
-nbformat = pytest.importorskip("nbformat", reason="executing the lab notebook needs nbformat (dev extras)")
-nbclient = pytest.importorskip("nbclient", reason="executing the lab notebook needs nbclient (dev extras)")
-
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "solutions" / "lab02-backpropagation" / "lab02.ipynb"
 WIDGET_PROBE = (
     'explorer.controls["activation"].value = "tanh"\n'
@@ -21,38 +23,16 @@ WIDGET_PROBE = (
 
 @pytest.fixture(scope="module")
 def executed():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    explorer_cell = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "activation_explorer(" in c.source)
-    nb.cells.insert(explorer_cell + 1, nbformat.v4.new_code_cell(WIDGET_PROBE))
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True,
-                                     resources={"metadata": {"path": str(REPO)}})
-    client.execute()
-    return nb
-
-
-def code_cells(nb):
-    return [c for c in nb.cells if c.cell_type == "code"]
-
-
-def text_of(cell, stream="stdout"):
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == stream)
+    return execute(NOTEBOOK, [("\nexplorer", WIDGET_PROBE)])
 
 
 def test_no_error_and_nothing_on_stderr(executed):
-    errors = [(c.source[:60], o.evalue) for c in code_cells(executed) for o in c.outputs if o.output_type == "error"]
-    assert errors == []
-    stderr = [(c.source[:60], text_of(c, "stderr")) for c in code_cells(executed) if text_of(c, "stderr")]
-    assert stderr == []
+    assert_no_error_and_nothing_on_stderr(executed)
 
 
 def test_every_check_passes(executed):
-    checks = [c for c in code_cells(executed) if 'check("' in c.source]
-    names = {"forward_222", "gradients_222", "dense_forward", "dense_backward", "softmax_cross_entropy",
-             "numerical_gradient"}
-    assert {c.source.split('check("')[1].split('"')[0] for c in checks} == names
-    assert len(checks) == 2 * len(names)
-    for cell in checks:
-        assert "✓" in text_of(cell), cell.source
+    assert_every_check_passes(executed, ["forward_222", "gradients_222", "dense_forward", "dense_backward",
+                                         "softmax_cross_entropy", "numerical_gradient"])
 
 
 def test_every_plot_cell_draws_a_figure(executed):

@@ -1,0 +1,47 @@
+"""Executing a lab's solution notebook in the tests: once per module, with probe cells injected after the
+explorers (they move a control from Python and print what the explorer then holds)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbclient
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def execute(path: Path, probes=()):
+    """Run the notebook at ``path`` top to bottom (errors kept as outputs); each probe ``(last_line, source)``
+    is inserted as a code cell right after the code cell whose source ends with ``last_line``."""
+    nb = nbformat.read(path, as_version=4)
+    for last_line, source in probes:
+        index = next(i for i, c in enumerate(nb.cells)
+                     if c.cell_type == "code" and c.source.rstrip().endswith(last_line))
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source.strip()))
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                            resources={"metadata": {"path": str(REPO)}}).execute()
+    return nb
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def text_of(cell, stream="stdout") -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == stream)
+
+
+def assert_no_error_and_nothing_on_stderr(nb):
+    errors = [(c.source[:60], o.ename, o.evalue) for c in code_cells(nb) for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    stderr = [(c.source[:60], text_of(c, "stderr")) for c in code_cells(nb) if text_of(c, "stderr")]
+    assert stderr == []
+
+
+def assert_every_check_passes(nb, exercises):
+    """Each exercise has its public and its hidden check cell, and every one printed its ✓ line."""
+    checks = [c for c in code_cells(nb) if 'check("' in c.source]
+    assert sorted(c.source.split('check("')[1].split('"')[0] for c in checks) == sorted(2 * list(exercises))
+    for cell in checks:
+        assert text_of(cell).startswith("✓"), cell.source
