@@ -45,3 +45,12 @@ def assert_every_check_passes(nb, exercises):
     assert sorted(c.source.split('check("')[1].split('"')[0] for c in checks) == sorted(2 * list(exercises))
     for cell in checks:
         assert text_of(cell).startswith("✓"), cell.source
+
+
+def assert_plot_cells_draw(nb, marker, count):
+    """``count`` code cells contain ``marker`` (e.g. "plt.show()"); each drew as many PNGs as it has markers."""
+    plots = [c for c in code_cells(nb) if marker in c.source]
+    assert len(plots) == count
+    for cell in plots:
+        pngs = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(pngs) == cell.source.count(marker), cell.source[:200]

@@ -12,7 +12,14 @@ import warnings
 
 import numpy as np
 import pytest
-from _notebooks import REPO, assert_every_check_passes, assert_no_error_and_nothing_on_stderr, execute, text_of
+from _notebooks import (
+    REPO,
+    assert_every_check_passes,
+    assert_no_error_and_nothing_on_stderr,
+    assert_plot_cells_draw,
+    execute,
+    text_of,
+)
 
 from lablib import landscapes, optim
 
@@ -43,12 +50,7 @@ def test_every_check_passes(executed):
 
 
 def test_every_plot_cell_draws(executed):
-    nb, _ = executed
-    plot_cells = [c for c in nb.cells if c.cell_type == "code" and "plt.show()" in c.source]
-    assert len(plot_cells) == 3
-    for cell in plot_cells:
-        pngs = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-        assert len(pngs) == cell.source.count("plt.show()"), cell.source[:80]
+    assert_plot_cells_draw(executed[0], "plt.show()", 3)
 
 
 def test_stopping_rule_printout_follows_the_closed_form(executed):

@@ -8,6 +8,7 @@ from _notebooks import (
     REPO,
     assert_every_check_passes,
     assert_no_error_and_nothing_on_stderr,
+    assert_plot_cells_draw,
     code_cells,
     execute,
     text_of,
@@ -36,10 +37,7 @@ def test_every_check_passes(executed):
 
 
 def test_every_plot_cell_draws_a_figure(executed):
-    plots = [c for c in code_cells(executed) if "plt.subplots" in c.source]
-    assert len(plots) == 3
-    for cell in plots:
-        assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source[:80]
+    assert_plot_cells_draw(executed, "plt.subplots", 3)
 
 
 def test_experiments_reproduce_the_published_numbers(executed):

@@ -11,6 +11,7 @@ from _notebooks import (
     REPO,
     assert_every_check_passes,
     assert_no_error_and_nothing_on_stderr,
+    assert_plot_cells_draw,
     code_cells,
     execute,
     text_of,
@@ -59,10 +60,7 @@ def test_every_check_passes(executed):
 
 
 def test_every_plot_cell_draws_a_figure(executed):
-    plots = [c for c in code_cells(executed) if "plt.show()" in c.source]
-    assert len(plots) == 4
-    for cell in plots:
-        assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source[:200]
+    assert_plot_cells_draw(executed, "plt.show()", 4)
 
 
 def test_explorers_are_displayed(executed):
