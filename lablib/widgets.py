@@ -231,8 +231,16 @@ def gd_explorer(f=None, grad=None, *, gradient_descent=None, lr=0.1, x0=1.0, n_s
     }
 
     def compute(lr, x0, n_steps):
-        path = as_float_array(run(grad, x0, lr, n_steps), "gradient_descent(grad, x0, lr, n_steps)", ndim=1)
-        data = {"path": path, "f_path": np.asarray(f(path), dtype=np.float64), "abs_x": np.abs(path)}
+        iterates = as_float_array(run(grad, x0, lr, n_steps), "gradient_descent(grad, x0, lr, n_steps)", ndim=1,
+                                  finite=False)
+        # A student's gradient descent may run on into inf/nan when it diverges: show the finite iterates.
+        finite = np.isfinite(iterates)
+        path = iterates if finite.all() else iterates[: int(np.argmin(finite))]
+        if len(path) == 0:
+            raise ValueError("gradient_descent(grad, x0, lr, n_steps) must return x0 first, got a non-finite x_0")
+        with np.errstate(over="ignore"):
+            f_path = np.asarray(f(path), dtype=np.float64)
+        data = {"path": path, "f_path": f_path, "abs_x": np.abs(path), "cut_non_finite": len(path) < len(iterates)}
         if is_square:
             data["closed_form"] = abs(x0) * abs(1 - 2 * lr) ** np.arange(len(path))
         return data
@@ -253,6 +261,8 @@ def gd_explorer(f=None, grad=None, *, gradient_descent=None, lr=0.1, x0=1.0, n_s
         ax_abs.legend(fontsize="small")
         ax_abs.grid(alpha=0.3, which="both")
         caption = f"x_{len(path) - 1} = {path[-1]:.6g}{_stopped(path, n_steps)}"
+        if data["cut_non_finite"]:
+            caption += f"; x_{len(path)} is not finite: diverged"
         if is_square:
             q = abs(1 - 2 * lr)
             verdict = "converges" if q < 1 else "oscillates, |x_t| constant" if q == 1 else "diverges"

@@ -136,6 +136,23 @@ def test_gd_explorer_says_when_it_diverges_and_keeps_the_warning_off_stderr():
     assert np.all(np.isfinite(ex.data["path"])) and len(ex.data["path"]) < 101
 
 
+def test_gd_explorer_shows_the_finite_iterates_of_a_students_gd_that_runs_into_inf():
+    def student_gd(grad, x0, lr, n_steps, tol=None):
+        xs = [float(x0)]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(n_steps):
+                xs.append(xs[-1] - lr * grad(xs[-1]))   # no divergence check: overflows to inf, then nan
+        return np.array(xs)
+
+    # the student's own f and f' (lablib's square_grad would refuse the inf input with a ValueError)
+    ex = W.gd_explorer(lambda x: x * x, lambda x: 2 * x, gradient_descent=student_gd, lr=1000.0, n_steps=100)
+    assert ex.error is None
+    path = ex.data["path"]
+    assert 90 < len(path) < 101 and np.all(np.isfinite(path)) and ex.data["cut_non_finite"]
+    np.testing.assert_allclose(path, (-1999.0) ** np.arange(len(path)), rtol=1e-12)
+    assert f"x_{len(path)} is not finite: diverged" in ex.caption
+
+
 def test_gd_explorer_with_the_students_functions():
     seen = []
 
