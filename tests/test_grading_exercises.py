@@ -213,6 +213,78 @@ def dropout_backward(dout, cache):
         return dout.copy()
     return np.where(cache["mask"], dout / (1 - cache["p"]), 0.0)
 """,
+    "power_schedule": """
+def power_schedule(t, lr0, s, c=1.0):
+    return lr0 * np.power(s / (s + np.asarray(t, dtype=float)), c)
+""",
+    "exponential_schedule": """
+import math
+def exponential_schedule(t, lr0, s):
+    return lr0 * np.exp(-math.log(10) * np.asarray(t) / s)
+""",
+    "plateau_step": """
+def plateau_step(metric, lr, state, factor=0.1, patience=10, min_delta=1e-4):
+    best = state.get("best", float("inf"))
+    bad = state.get("bad", 0)
+    if best - metric > min_delta:
+        return lr, {"best": metric, "bad": 0}
+    bad += 1
+    if bad >= patience:
+        return lr * factor, {"best": best, "bad": 0}
+    return lr, {"best": best, "bad": bad}
+""",
+    "relu": """
+def relu(x):
+    return x * (x > 0)
+""",
+    "relu_derivative": """
+def relu_derivative(x):
+    return np.heaviside(x, 0.0)       # H(0) = 0: the left value
+""",
+    "leaky_relu": """
+def leaky_relu(x, alpha=0.01):
+    return np.maximum(x, alpha * x)   # alpha < 1
+""",
+    "leaky_relu_derivative": """
+def leaky_relu_derivative(x, alpha=0.01):
+    x = np.asarray(x, dtype=float)
+    d = np.full(x.shape, alpha)
+    d[x > 0] = 1.0
+    return d if d.ndim else float(d)
+""",
+    "elu": """
+import math
+def elu(x, alpha=1.0):
+    if np.ndim(x) == 0:
+        return x if x > 0 else alpha * (math.exp(x) - 1)
+    return np.array([elu(v, alpha) for v in np.ravel(x)]).reshape(np.shape(x))
+""",
+    "elu_derivative": """
+def elu_derivative(x, alpha=1.0):
+    negative = np.minimum(x, 0)
+    return np.where(x > 0, 1.0, alpha * np.exp(negative))
+""",
+    "selu": """
+LAMBDA, ALPHA = 1.0507009873554804934, 1.6732632423543772848   # Klambauer et al. (2017)
+def selu(x):
+    return LAMBDA * np.where(x > 0, x, ALPHA * np.expm1(np.minimum(x, 0)))
+""",
+    "selu_derivative": """
+import math
+def selu_derivative(x):
+    scale, alpha = 1.0507009873554804934, 1.6732632423543772848
+    positive = np.asarray(x) > 0
+    return scale * (positive + ~positive * alpha * np.exp(np.where(positive, 0.0, x)))
+""",
+    "early_stopping_step": """
+def early_stopping_step(val_loss, state, patience=5, min_delta=0.0):
+    history = state.get("history", []) + [val_loss]
+    best_epoch = 0
+    for epoch, loss in enumerate(history):      # replay the whole history (slow but clear)
+        if loss < history[best_epoch] - min_delta or epoch == 0:
+            best_epoch = epoch
+    return len(history) - 1 - best_epoch >= patience, {"history": history, "best_epoch": best_epoch}
+""",
 }
 
 
@@ -252,7 +324,7 @@ def stub(name, body: str, **extra_globals):
 
 
 def test_metadata():
-    labs = {"lab01", "lab02", "lab03", "lab05", "lab06"}
+    labs = {"lab01", "lab02", "lab03", "lab04", "lab05", "lab06"}
     assert set(CORRECT) == set(EXERCISES)
     for name, ex in EXERCISES.items():
         assert ex.name == name and ex.lab in labs
@@ -347,8 +419,19 @@ def test_not_callable(name):
 
 
 def _guarded_module_and_attr(dotted):
-    module, attr = dotted.rsplit(".", 1)
-    return importlib.import_module(module), attr
+    """(object holding the function, attribute name): a module, or a class for methods such as
+    lablib.schedules.PerformanceScheduler.step."""
+    owner, attr = dotted.rsplit(".", 1)
+    parts = owner.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+            break
+        except ImportError:
+            continue
+    for name in parts[cut:]:
+        obj = getattr(obj, name)
+    return obj, attr
 
 
 @pytest.mark.parametrize("how", ["module attribute", "alias imported earlier", "exception swallowed"])
@@ -405,3 +488,85 @@ def test_hidden_cases_differ_from_public_and_follow_the_seed(name, monkeypatch):
     monkeypatch.setenv("LABLIB_HIDDEN_SEED", "67890")
     second = _values(ex.cases(hidden=True))
     assert first != hidden and first != second and first.isdisjoint(public)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exercise-specific checks of the lab 4-6 references against hand derivations from the lab formulas
+
+
+def test_schedule_references_match_hand_values():
+    power, exponential = EXERCISES["power_schedule"].reference, EXERCISES["exponential_schedule"].reference
+    assert power(20.0, 0.1, 20.0) == pytest.approx(0.05)              # 0.1 / (1 + 1)
+    assert power(20.0, 0.1, 20.0, c=2.0) == pytest.approx(0.025)      # 0.1 / 2**2
+    np.testing.assert_allclose(power(np.array([0.0, 10.0, 30.0]), 1.0, 10.0, 0.5), [1.0, 2 ** -0.5, 0.5])
+    assert exponential(50.0, 0.2, 50.0) == pytest.approx(0.02)         # 0.2 * 0.1
+    np.testing.assert_allclose(exponential(np.array([0.0, 5.0, 20.0]), 1.0, 10.0), [1.0, 10 ** -0.5, 0.01])
+
+
+def _sequence(name, values, **hparams):
+    """Step the exercise's reference through ``values`` (state = {} at first); the per-epoch outputs."""
+    step, state, outs, lr = EXERCISES[name].reference, {}, [], 1.0
+    for value in values:
+        if name == "plateau_step":
+            lr, state = step(value, lr, state, **hparams)
+            outs.append(lr)
+        else:
+            stop, state = step(value, state, **hparams)
+            outs.append((stop, state["best_epoch"]))
+    return outs
+
+
+def test_plateau_step_reference_is_keras_reduce_on_plateau_by_hand():
+    # patience 2, min_delta 0.1: 0.95 is no improvement on 1.0 (needs < 0.9); reduce after 2 bad epochs, wait = 0
+    metrics = [1.0, 0.95, 0.97, 0.5, 0.45, 0.6, 0.7, 0.8, 0.9]
+    expected = [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
+    np.testing.assert_allclose(_sequence("plateau_step", metrics, factor=0.5, patience=2, min_delta=0.1), expected)
+
+
+def test_early_stopping_step_reference_by_hand():
+    # patience 2, min_delta 0.1: epoch 1 (0.95) is no improvement on 1.0; epoch 2 (0.8) is; 0.85 and 0.75 are not
+    losses = [1.0, 0.95, 0.8, 0.85, 0.75]
+    assert _sequence("early_stopping_step", losses, patience=2, min_delta=0.1) == [
+        (False, 0), (False, 0), (False, 2), (False, 2), (True, 2)]
+
+
+@pytest.mark.parametrize("name, at_zero", [
+    ("relu_derivative", 0.0), ("leaky_relu_derivative", 0.01), ("elu_derivative", 1.0),
+    ("selu_derivative", 1.0507009873554804934 * 1.6732632423543772848)])
+def test_activation_derivatives_take_the_left_value_at_zero_and_say_so(name, at_zero):
+    ex = EXERCISES[name]
+    assert ex.reference(0.0) == pytest.approx(at_zero, rel=1e-15)
+    assert "x = 0" in ex.summary and "LEFT" in ex.summary
+    # x = 0 appears in exactly one public and one hidden case (the one the summary documents)
+    for cases in (ex.cases(), ex.cases(hidden=True)):
+        assert sum(bool(np.any(np.asarray(c.x) == 0)) for c in cases) == 1
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "selu"])
+def test_activation_values_by_hand(name):
+    ref = EXERCISES[name].reference
+    lam, alpha = 1.0507009873554804934, 1.6732632423543772848
+    expected = {"relu": [0.0, 0.0, 2.0], "leaky_relu": [-0.01, 0.0, 2.0], "elu": [np.exp(-1) - 1, 0.0, 2.0],
+                "selu": [lam * alpha * (np.exp(-1) - 1), 0.0, lam * 2.0]}[name]
+    np.testing.assert_allclose(ref(np.array([-1.0, 0.0, 2.0])), expected, rtol=1e-14)
+    assert isinstance(ref(-1.0), float) and ref(-1.0) == pytest.approx(expected[0], rel=1e-14)
+
+
+def test_early_stopping_requires_best_epoch_in_state():
+    fn = notebook("""
+def early_stopping_step(val_loss, state, patience=5, min_delta=0.0):
+    best = state.get("best", np.inf)
+    wait = 0 if val_loss < best - min_delta else state.get("wait", 0) + 1
+    return wait >= patience, {"best": min(best, val_loss) if wait == 0 else best, "wait": wait}
+""")["early_stopping_step"]
+    with pytest.raises(CheckFailure, match=r"missing the key 'best_epoch'"):
+        check("early_stopping_step", fn)
+
+
+def test_early_stopping_stop_must_be_a_bool():
+    fn = notebook("""
+def early_stopping_step(val_loss, state, patience=5, min_delta=0.0):
+    return None, {"best_epoch": 0}
+""")["early_stopping_step"]
+    with pytest.raises(CheckFailure, match=r"stop after epoch 0: should be True or False, got NoneType"):
+        check("early_stopping_step", fn)

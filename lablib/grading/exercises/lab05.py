@@ -1,4 +1,5 @@
-"""lab05, training issues: batch normalization (course/Keras convention) and gradient clipping."""
+"""lab05, training issues: activations and their derivatives, batch normalization (course/Keras convention) and
+gradient clipping."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,7 @@ import numpy as np
 from ... import clip, nn
 from ..engine import Case, Exercise, Mistake, register
 from ..tripwire import resolve
-from ._common import hparams_label, other_shape
+from ._common import hparams_label, nonzero, other_shape, shape_of
 
 # ---------------------------------------------------------------------------------------------------------
 # Batch normalization, x (N, D); momentum = weight of the OLD running value (Keras), biased variance
@@ -321,3 +322,163 @@ CLIP_BY_GLOBAL_NORM = Exercise(
 )
 
 register(BATCHNORM_FORWARD, BATCHNORM_BACKWARD, CLIP_BY_VALUE, CLIP_BY_NORM, CLIP_BY_GLOBAL_NORM)
+
+# ---------------------------------------------------------------------------------------------------------
+# Activations and their derivatives, elementwise (lablib.nn.activations' conventions). The only x = 0 entry
+# is in one array case (public and hidden): there a derivative takes its LEFT value, as torch autograd does.
+
+_ACT_PUBLIC_X = [-1.5, 0.75, np.array([-3.0, -0.5, 0.0, 0.2, 2.0])]
+
+
+def _act_case(x, hparams):
+    return Case(label=shape_of("x", x) + (f", {hparams_label(hparams)}" if hparams else ""), x=x, hparams=hparams)
+
+
+def _act_public(alpha):
+    def public():
+        rng = np.random.default_rng(11)
+        cases = [_act_case(x, {}) for x in _ACT_PUBLIC_X] + [_act_case(nonzero(rng, (3, 4), 0.05, 4.0), {})]
+        if alpha is not None:
+            cases.append(_act_case(nonzero(rng, (2, 3), 0.05, 4.0), {"alpha": alpha}))
+            cases.append(_act_case(np.array([-2.0, -0.25, 1.5]), {"alpha": alpha}))
+        return cases
+    return public
+
+
+def _act_hidden(alpha_range):
+    def hidden(rng):
+        avoid = {np.shape(x) for x in _ACT_PUBLIC_X} | {(3, 4), (2, 3), (3,)}
+        with_zero = nonzero(rng, other_shape(rng, (6,), (9,), avoid), 0.05, 4.0)
+        with_zero[rng.integers(len(with_zero))] = 0.0
+        hp = (lambda: {"alpha": float(rng.uniform(*alpha_range))}) if alpha_range else dict  # noqa: E731
+        return [_act_case(float(rng.uniform(-4, -0.1)), {}), _act_case(float(rng.uniform(0.1, 4)), {}),
+                _act_case(with_zero, hp()), _act_case(nonzero(rng, other_shape(rng, (3, 4), (5, 6), avoid), 0.05, 4.0),
+                                                      hp())]
+    return hidden
+
+
+def _drive_activation(quantity):
+    def drive(run, fn, c):
+        run.record(quantity, run.call(fn, c.x, **c.hparams))
+    return drive
+
+
+def _act_guards(*families):
+    names = []
+    for f in families:
+        for suffix in ("", "_derivative", "_forward", "_backward"):
+            names += [f"lablib.nn.activations.{f}{suffix}", f"lablib.nn.activations._{f}{suffix}"]
+    return resolve(*names)
+
+
+def _activation(name, signature, summary, reference, catalogue, guards, alpha=None, alpha_range=None):
+    quantity = f"{name}(x)" if alpha is None else f"{name}(x, alpha)"
+    return Exercise(name=name, lab="lab05", signature=signature, summary=summary, reference=reference,
+                    drive=_drive_activation(quantity), public_cases=_act_public(alpha),
+                    hidden_cases=_act_hidden(alpha_range), guarded=guards, catalogue=catalogue)
+
+
+def _neg(x, f):
+    """f(min(x, 0)): exp only of non-positive numbers (no overflow warnings in the mistakes)."""
+    return f(np.minimum(x, 0.0))
+
+
+# The references: lablib's own elementwise functions (a number gives a float, an array an array).
+relu, relu_derivative = nn.relu, nn.relu_derivative
+leaky_relu, leaky_relu_derivative = nn.leaky_relu, nn.leaky_relu_derivative
+elu, elu_derivative = nn.elu, nn.elu_derivative
+selu, selu_derivative = nn.selu, nn.selu_derivative
+
+
+_L, _A = nn.SELU_LAMBDA, nn.SELU_ALPHA
+_AT_ZERO = "At x = 0 (one entry of one array case) return the LEFT-hand value, as torch autograd does: "
+
+ACTIVATION_EXERCISES = (
+    _activation(
+        "relu", "def relu(x):", "relu(x) = max(x, 0), elementwise (a number for a number, an array of the same shape "
+        "for an array).", relu,
+        (Mistake("minimum instead of maximum", "relu keeps the POSITIVE part: max(x, 0)", lambda x: np.minimum(x, 0.0)),
+         Mistake("derivative instead of relu", "relu(x) is x for x > 0 (not 1) and 0 otherwise",
+                 lambda x: (np.asarray(x) > 0) * 1.0),
+         Mistake("absolute value", "negative inputs give 0, not |x|", lambda x: np.abs(x))),
+        _act_guards("relu")),
+    _activation(
+        "relu_derivative", "def relu_derivative(x):", "relu'(x) = 1 where x > 0, else 0, as floats, elementwise. "
+        + _AT_ZERO + "relu'(0) = 0.", relu_derivative,
+        (Mistake("1 at x = 0", "the lab's convention (torch's) is relu'(0) = 0: use x > 0, not x >= 0",
+                 lambda x: (np.asarray(x) >= 0) * 1.0),
+         Mistake("relu instead of its derivative", "the derivative is 1 for x > 0 (a slope), not x",
+                 lambda x: np.maximum(x, 0.0)),
+         Mistake("step reversed", "the slope is 1 on the POSITIVE side and 0 on the negative side",
+                 lambda x: (np.asarray(x) < 0) * 1.0)),
+        _act_guards("relu")),
+    _activation(
+        "leaky_relu", "def leaky_relu(x, alpha=0.01):", "leaky_relu(x) = x where x > 0, else alpha * x, elementwise.",
+        leaky_relu,
+        (Mistake("alpha applied to the positive side", "multiply the NEGATIVE inputs by alpha; positive ones pass "
+                 "unchanged", lambda x, alpha=0.01: np.where(np.asarray(x) > 0, alpha * x, x)),
+         Mistake("alpha ignored", "negative inputs give alpha * x, not 0 (that is relu)",
+                 lambda x, alpha=0.01: np.maximum(x, 0.0)),
+         Mistake("alpha instead of alpha * x", "the negative side is the line alpha * x, not the constant alpha",
+                 lambda x, alpha=0.01: np.where(np.asarray(x) > 0, x, alpha))),
+        _act_guards("leaky_relu"), alpha=0.2, alpha_range=(0.05, 0.3)),
+    _activation(
+        "leaky_relu_derivative", "def leaky_relu_derivative(x, alpha=0.01):", "leaky_relu'(x) = 1 where x > 0, else "
+        "alpha, elementwise. " + _AT_ZERO + "leaky_relu'(0) = alpha.", leaky_relu_derivative,
+        (Mistake("1 at x = 0", "the lab's convention (torch's) is leaky_relu'(0) = alpha: use x > 0, not x >= 0",
+                 lambda x, alpha=0.01: np.where(np.asarray(x) >= 0, 1.0, alpha)),
+         Mistake("alpha applied to the positive side", "the slope is 1 for x > 0 and alpha for x < 0",
+                 lambda x, alpha=0.01: np.where(np.asarray(x) > 0, alpha, 1.0)),
+         Mistake("alpha * x instead of alpha", "the derivative of alpha * x is the constant alpha",
+                 lambda x, alpha=0.01: np.where(np.asarray(x) > 0, 1.0, alpha * np.asarray(x))),
+         Mistake("alpha ignored", "the slope on the negative side is alpha, not 0 (that is relu')",
+                 lambda x, alpha=0.01: (np.asarray(x) > 0) * 1.0)),
+        _act_guards("leaky_relu"), alpha=0.2, alpha_range=(0.05, 0.3)),
+    _activation(
+        "elu", "def elu(x, alpha=1.0):", "elu(x) = x where x > 0, else alpha * (exp(x) - 1), elementwise.", elu,
+        (Mistake("alpha applied to the positive side", "positive inputs pass unchanged; alpha multiplies "
+                 "exp(x) - 1 on the negative side",
+                 lambda x, alpha=1.0: np.where(np.asarray(x) > 0, alpha * np.asarray(x), _neg(x, np.expm1))),
+         Mistake("- 1 missing", "the negative side is alpha * (exp(x) - 1), which tends to -alpha",
+                 lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, alpha * _neg(x, np.exp))),
+         Mistake("alpha missing", "multiply exp(x) - 1 by alpha",
+                 lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, _neg(x, np.expm1)))),
+        _act_guards("elu"), alpha=0.5, alpha_range=(0.2, 0.7)),
+    _activation(
+        "elu_derivative", "def elu_derivative(x, alpha=1.0):", "elu'(x) = 1 where x > 0, else alpha * exp(x), "
+        "elementwise. " + _AT_ZERO + "elu'(0) = alpha.", elu_derivative,
+        (Mistake("alpha * exp(x) - 1", "d/dx alpha * (exp(x) - 1) = alpha * exp(x): the constant disappears",
+                 lambda x, alpha=1.0: np.where(np.asarray(x) > 0, 1.0, alpha * _neg(x, np.exp) - 1)),
+         Mistake("alpha missing", "the negative side of the derivative is alpha * exp(x)",
+                 lambda x, alpha=1.0: np.where(np.asarray(x) > 0, 1.0, _neg(x, np.exp))),
+         Mistake("elu instead of its derivative", "for x > 0 the slope is 1 (not x); for x < 0 it is alpha * exp(x)",
+                 lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, alpha * _neg(x, np.expm1))),
+         Mistake("alpha applied to the positive side", "the slope for x > 0 is 1, not alpha",
+                 lambda x, alpha=1.0: np.where(np.asarray(x) > 0, alpha, alpha * _neg(x, np.exp)))),
+        _act_guards("elu"), alpha=0.5, alpha_range=(0.2, 0.7)),
+    _activation(
+        "selu", "def selu(x):", f"selu(x) = lambda * (x where x > 0, else alpha * (exp(x) - 1)) with the exact "
+        f"constants lambda = {_L!r}, alpha = {_A!r}, elementwise.", selu,
+        (Mistake("rounded constants", f"use the exact constants lambda = {_L!r} and alpha = {_A!r}; 1.05 and 1.67 are "
+                 "off by about 1e-3", lambda x: 1.05 * np.where(np.asarray(x) > 0, x, 1.67 * _neg(x, np.expm1))),
+         Mistake("lambda missing on the positive side", "lambda multiplies BOTH sides: lambda * x for x > 0",
+                 lambda x: np.where(np.asarray(x) > 0, x, _L * _A * _neg(x, np.expm1))),
+         Mistake("alpha missing", "the negative side is lambda * alpha * (exp(x) - 1)",
+                 lambda x: _L * np.where(np.asarray(x) > 0, x, _neg(x, np.expm1)))),
+        _act_guards("selu", "elu")),
+    _activation(
+        "selu_derivative", "def selu_derivative(x):", "selu'(x) = lambda where x > 0, else lambda * alpha * exp(x) "
+        f"(lambda = {_L!r}, alpha = {_A!r}), elementwise. " + _AT_ZERO + "selu'(0) = lambda * alpha.",
+        selu_derivative,
+        (Mistake("rounded constants", f"use the exact constants lambda = {_L!r} and alpha = {_A!r}",
+                 lambda x: 1.05 * np.where(np.asarray(x) > 0, 1.0, 1.67 * _neg(x, np.exp))),
+         Mistake("lambda missing on the positive side", "the slope for x > 0 is lambda, not 1",
+                 lambda x: np.where(np.asarray(x) > 0, 1.0, _L * _A * _neg(x, np.exp))),
+         Mistake("lambda at x = 0", "the lab's convention (torch's) takes the left value at 0: selu'(0) = lambda * "
+                 "alpha; use x > 0, not x >= 0", lambda x: np.where(np.asarray(x) >= 0, _L, _L * _A * _neg(x, np.exp))),
+         Mistake("- 1 kept in the derivative", "d/dx lambda * alpha * (exp(x) - 1) = lambda * alpha * exp(x)",
+                 lambda x: np.where(np.asarray(x) > 0, _L, _L * _A * _neg(x, np.expm1)))),
+        _act_guards("selu", "elu")),
+)
+
+register(*ACTIVATION_EXERCISES)

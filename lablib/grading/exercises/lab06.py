@@ -1,6 +1,7 @@
-"""lab06, regularization: inverted dropout, checked by properties (the mask is random, so not unique).
+"""lab06, regularization: inverted dropout, checked by properties (the mask is random, so not unique), and early
+stopping.
 
-Forward, train mode: dropped entries exactly 0, kept entries exactly x / (1 - rate), the fraction kept within
+Dropout forward, train mode: dropped entries exactly 0, kept entries exactly x / (1 - rate), the fraction kept within
 5 binomial standard deviations of 1 - rate, the same mask for two calls with equal seeds (the rng passed in is
 used) and different masks for different seeds. Identity at test time and for rate = 0. Backward: dout * mask /
 (1 - rate) with the mask of the student's own forward pass (read off its output: kept = out != 0; x has no
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import nn
+from ... import mlp, nn
 from ..engine import Case, Exercise, Mistake, register
 from ..tripwire import resolve
-from ._common import nonzero, other_shape
+from ._common import hparams_label, nonzero, other_shape
 
 
 def _dropout_case(rng, shape, rate, train, seed, hidden=False):
@@ -180,3 +181,119 @@ DROPOUT_BACKWARD = Exercise(
 )
 
 register(DROPOUT_FORWARD, DROPOUT_BACKWARD)
+
+# ---------------------------------------------------------------------------------------------------------
+# Early stopping (lablib.mlp.EarlyStopping, Keras semantics), stepped once per epoch over a sequence of
+# validation losses; epochs count from 0 (the first call is epoch 0). Compared: stop and state['best_epoch'].
+
+
+def early_stopping_step(val_loss, state, patience=5, min_delta=0.0):
+    state = dict(state)
+    if "stopper" not in state:
+        state["stopper"] = mlp.EarlyStopping(patience=patience, min_delta=min_delta, restore_best=False)
+    state["epoch"] = state.get("epoch", -1) + 1
+    stop = state["stopper"].update(state["epoch"], val_loss)
+    state["best_epoch"] = state["stopper"].best_epoch
+    return stop, state
+
+
+def _es_losses(rng, patience, min_delta, start):
+    """Improvements; patience - 1 bad epochs that improve on the previous epoch but not on the best; a clear
+    improvement; (min_delta > 0) a clearly bad epoch and a rise within min_delta, a clear improvement, a clearly
+    bad epoch and a smaller improvement than min_delta (the clearly bad epochs keep the epoch of the last
+    improvement apart from the epoch before); rising losses until the stop, and two more."""
+    step = max(min_delta, 0.01) * rng.uniform(3, 6)
+    best = start - step
+    losses = [start, best]
+    losses += list(best + step * (np.arange(patience - 1, 0, -1) + rng.uniform(0, 0.5, size=patience - 1)))
+    best -= step
+    losses.append(best)
+    bad = patience
+    if min_delta > 0:
+        losses += [best + step, best + rng.uniform(0.2, 0.8) * min_delta]
+        best -= step
+        losses += [best, best + step, best - rng.uniform(0.2, 0.8) * min_delta]
+        bad -= 2
+    losses += list(best + step * np.sort(rng.uniform(0.5, 2.0, size=max(bad, 0) + 2)))
+    return np.array(losses)
+
+
+def _es_case(rng, start, hparams):
+    full = {"patience": 5, "min_delta": 0.0} | hparams
+    losses = _es_losses(rng, full["patience"], full["min_delta"], start)
+    return Case(label=f"{len(losses)} epochs, {hparams_label(hparams)}", losses=losses, hparams=hparams)
+
+
+def _es_public():
+    rng = np.random.default_rng(13)
+    return [_es_case(rng, 1.0, {}), _es_case(rng, 2.0, {"patience": 3, "min_delta": 0.01}),
+            _es_case(rng, 0.7, {"patience": 2, "min_delta": 0.05})]
+
+
+def _es_hidden(rng):
+    return [_es_case(rng, float(rng.uniform(0.5, 3)), {"patience": int(rng.integers(6, 9)),
+                                                       "min_delta": float(10 ** rng.uniform(-3, -1.5))})
+            for _ in range(2)]
+
+
+def _drive_es(run, fn, c):
+    state = {}
+    for k, loss in enumerate(c.losses):
+        stop, state = run.unpack(run.call(fn, float(loss), state, **c.hparams), 2,
+                                 f"the return value of epoch {k} (stop, new_state)")
+        run.require(isinstance(stop, (bool, np.bool_)), f"stop after epoch {k}",
+                    f"should be True or False, got {type(stop).__name__} {stop!r}"[:160])
+        run.keys(state, ["best_epoch"], "new_state must hold the best epoch so far in state['best_epoch'] "
+                 "(epochs counted from 0: the first call is epoch 0)")
+        run.record(f"stop after epoch {k} (1 = True, 0 = False)", int(stop))
+        run.record(f"state['best_epoch'] after epoch {k}", state["best_epoch"])
+        if stop:
+            break
+
+
+def _es_variant(*, late=False, keep_wait=False, ignore_delta=False, delta_sign=False, previous=False,
+                from_one=False):
+    def step(val_loss, state, patience=5, min_delta=0.0):
+        epoch = state.get("epoch", -1) + 1
+        best, wait, best_epoch = state.get("best", np.inf), state.get("wait", 0), state.get("best_epoch")
+        threshold = best if ignore_delta else best + min_delta if delta_sign else best - min_delta
+        if val_loss < threshold:
+            best, best_epoch, wait = val_loss, epoch + from_one, (wait if keep_wait else 0)
+        else:
+            wait += 1
+        if previous:
+            best = val_loss
+        stop = wait > patience if late else wait >= patience
+        return stop, {"epoch": epoch, "best": best, "wait": wait, "best_epoch": best_epoch}
+    return step
+
+
+EARLY_STOPPING_STEP = Exercise(
+    name="early_stopping_step",
+    lab="lab06",
+    signature="def early_stopping_step(val_loss, state, patience=5, min_delta=0.0):",
+    summary="Called once per epoch (state = {} at first; epochs count from 0): an epoch improves when val_loss < "
+            "best - min_delta (then best = val_loss, wait = 0 and state['best_epoch'] = this epoch), else wait += 1; "
+            "return (stop, new_state) with stop = wait >= patience. Compared: stop and state['best_epoch'].",
+    reference=early_stopping_step,
+    drive=_drive_es,
+    public_cases=_es_public,
+    hidden_cases=_es_hidden,
+    guarded=resolve("lablib.mlp.EarlyStopping.update"),
+    catalogue=(
+        Mistake("stops one epoch late", "stop as soon as wait >= patience, i.e. after patience epochs without "
+                "improvement (Keras' EarlyStopping)", _es_variant(late=True)),
+        Mistake("wait not reset on improvement", "an improvement resets wait to 0: patience counts CONSECUTIVE "
+                "epochs without improvement", _es_variant(keep_wait=True)),
+        Mistake("min_delta ignored", "an improvement smaller than min_delta does not count: improve only when "
+                "val_loss < best - min_delta", _es_variant(ignore_delta=True)),
+        Mistake("min_delta with the wrong sign", "improve only when val_loss < best - min_delta (lower by more "
+                "than min_delta), not best + min_delta", _es_variant(delta_sign=True)),
+        Mistake("compared with the previous epoch", "compare val_loss with the BEST loss so far, not with the "
+                "previous epoch's loss; update best only on an improvement", _es_variant(previous=True)),
+        Mistake("best_epoch counted from 1", "epochs count from 0: the first call is epoch 0",
+                _es_variant(from_one=True)),
+    ),
+)
+
+register(EARLY_STOPPING_STEP)
