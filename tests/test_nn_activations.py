@@ -163,3 +163,12 @@ def test_bad_input():
             fn(name, "_backward")(np.ones((3, 2)), cache)
         with pytest.raises(ValueError, match="dout must be finite"):
             fn(name, "_backward")(np.full((2, 3), np.nan), cache)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu"])
+def test_a_number_gives_a_float_equal_to_the_array_entry(name):
+    for fn in (getattr(A, name), getattr(A, f"{name}_derivative")):
+        for x in (-1.5, 0.0, 2.0):
+            value = fn(x)
+            assert type(value) is float
+            assert value == fn(np.array([x]))[0]

@@ -34,6 +34,14 @@ __all__ = [
     "ACTIVATIONS", "ACTIVATION_KERNELS",
 ]
 
+
+def _elementwise(kernel, x, *args):
+    """``kernel`` (written for arrays) on ``x``: an array gives an array, a number gives a float."""
+    x = as_float_array(x, "x")
+    if x.ndim == 0:
+        return float(kernel(x.reshape(1), *args)[0])
+    return kernel(x, *args)
+
 # Klambauer et al. (2017), "Self-Normalizing Neural Networks"; the same constants as torch.nn.SELU.
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -49,7 +57,7 @@ def _check_dout(dout, like):
 # ----------------------------------------------------------------------------- sigmoid
 def sigmoid(x):
     """sigma(x) = 1 / (1 + exp(-x)); for x < 0 computed as exp(x) / (1 + exp(x)) (no overflow)."""
-    return _sigmoid(as_float_array(x, "x"))
+    return _elementwise(_sigmoid, x)
 
 
 def _sigmoid(x):
@@ -64,7 +72,7 @@ def _sigmoid(x):
 
 def sigmoid_derivative(x):
     """sigma'(x) = sigma(x) * (1 - sigma(x))."""
-    return _sigmoid_derivative(as_float_array(x, "x"))
+    return _elementwise(_sigmoid_derivative, x)
 
 
 def _sigmoid_derivative(x):
@@ -97,7 +105,7 @@ def _sigmoid_backward(dout, cache):
 # ----------------------------------------------------------------------------- tanh
 def tanh(x):
     """tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))."""
-    return _tanh(as_float_array(x, "x"))
+    return _elementwise(_tanh, x)
 
 
 def _tanh(x):
@@ -106,7 +114,7 @@ def _tanh(x):
 
 def tanh_derivative(x):
     """tanh'(x) = 1 - tanh(x)^2."""
-    return _tanh_derivative(as_float_array(x, "x"))
+    return _elementwise(_tanh_derivative, x)
 
 
 def _tanh_derivative(x):
@@ -139,7 +147,7 @@ def _tanh_backward(dout, cache):
 # ----------------------------------------------------------------------------- relu
 def relu(x):
     """relu(x) = max(x, 0)."""
-    return _relu(as_float_array(x, "x"))
+    return _elementwise(_relu, x)
 
 
 def _relu(x):
@@ -148,7 +156,7 @@ def _relu(x):
 
 def relu_derivative(x):
     """relu'(x) = 1 if x > 0 else 0 (0 at x = 0, as torch)."""
-    return _relu_derivative(as_float_array(x, "x"))
+    return _elementwise(_relu_derivative, x)
 
 
 def _relu_derivative(x):
@@ -176,7 +184,7 @@ def _relu_backward(dout, cache):
 # ----------------------------------------------------------------------------- leaky relu
 def leaky_relu(x, alpha=0.01):
     """leaky_relu(x) = x if x > 0 else alpha * x (alpha >= 0; torch default 0.01, see module doc)."""
-    return _leaky_relu(as_float_array(x, "x"), check_nonnegative(alpha, "alpha"))
+    return _elementwise(_leaky_relu, x, check_nonnegative(alpha, "alpha"))
 
 
 def _leaky_relu(x, alpha=0.01):
@@ -187,7 +195,7 @@ def _leaky_relu(x, alpha=0.01):
 
 def leaky_relu_derivative(x, alpha=0.01):
     """leaky_relu'(x) = 1 if x > 0 else alpha (alpha at x = 0, as torch)."""
-    return _leaky_relu_derivative(as_float_array(x, "x"), check_nonnegative(alpha, "alpha"))
+    return _elementwise(_leaky_relu_derivative, x, check_nonnegative(alpha, "alpha"))
 
 
 def _leaky_relu_derivative(x, alpha=0.01):
@@ -218,7 +226,7 @@ def _leaky_relu_backward(dout, cache):
 # ----------------------------------------------------------------------------- elu
 def elu(x, alpha=1.0):
     """elu(x) = x if x > 0 else alpha * (exp(x) - 1) (computed with expm1; alpha >= 0)."""
-    return _elu(as_float_array(x, "x"), check_nonnegative(alpha, "alpha"))
+    return _elementwise(_elu, x, check_nonnegative(alpha, "alpha"))
 
 
 def _elu(x, alpha=1.0):
@@ -231,7 +239,7 @@ def _elu(x, alpha=1.0):
 
 def elu_derivative(x, alpha=1.0):
     """elu'(x) = 1 if x > 0 else alpha * exp(x) (alpha at x = 0, as torch)."""
-    return _elu_derivative(as_float_array(x, "x"), check_nonnegative(alpha, "alpha"))
+    return _elementwise(_elu_derivative, x, check_nonnegative(alpha, "alpha"))
 
 
 def _elu_derivative(x, alpha=1.0):
@@ -267,7 +275,7 @@ def _elu_backward(dout, cache):
 # ----------------------------------------------------------------------------- selu
 def selu(x):
     """selu(x) = lambda * (x if x > 0 else alpha * (exp(x) - 1)), lambda = SELU_LAMBDA, alpha = SELU_ALPHA."""
-    return _selu(as_float_array(x, "x"))
+    return _elementwise(_selu, x)
 
 
 def _selu(x):
@@ -278,7 +286,7 @@ def _selu(x):
 
 def selu_derivative(x):
     """selu'(x) = lambda if x > 0 else lambda * alpha * exp(x) (lambda * alpha at x = 0, as torch)."""
-    return _selu_derivative(as_float_array(x, "x"))
+    return _elementwise(_selu_derivative, x)
 
 
 def _selu_derivative(x):
