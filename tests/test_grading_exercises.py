@@ -285,6 +285,40 @@ def early_stopping_step(val_loss, state, patience=5, min_delta=0.0):
             best_epoch = epoch
     return len(history) - 1 - best_epoch >= patience, {"history": history, "best_epoch": best_epoch}
 """,
+    "split_tasks": """
+def split_tasks(X, y, pretrain_classes, task_classes):
+    pre_rows, pre_labels, task_rows, task_labels = [], [], [], []
+    for c in pretrain_classes:                   # rows grouped by class: any order is fine
+        rows = [i for i in range(len(y)) if y[i] == c]
+        pre_rows += rows
+        pre_labels += [pretrain_classes.index(c)] * len(rows)
+    for i, label in enumerate(y):
+        if label in task_classes:
+            task_rows.append(i)
+            task_labels.append(int(label == task_classes[1]))
+    return X[pre_rows], np.array(pre_labels), X[task_rows].copy(), np.array(task_labels, dtype=np.int32)
+""",
+    "few_shot_sample": """
+def few_shot_sample(y, n_per_class, rng):
+    picked = []
+    for c in sorted(set(y.tolist()), reverse=True):
+        rows = np.flatnonzero(y == c)
+        picked.extend(rows[rng.permutation(len(rows))[:n_per_class]])
+    return np.sort(np.array(picked))
+""",
+    "seed_summary": """
+import math
+def seed_summary(acc):
+    n_seeds, n_methods = acc.shape
+    means, sems = [], []
+    for j in range(n_methods):
+        column = [float(a) for a in acc[:, j]]
+        m = sum(column) / n_seeds
+        s = math.sqrt(sum((a - m) ** 2 for a in column) / (n_seeds - 1))
+        means.append(m)
+        sems.append(s / math.sqrt(n_seeds))
+    return np.array(means), np.array(sems)
+""",
 }
 
 
@@ -324,7 +358,7 @@ def stub(name, body: str, **extra_globals):
 
 
 def test_metadata():
-    labs = {"lab01", "lab02", "lab03", "lab04", "lab05", "lab06"}
+    labs = {"lab01", "lab02", "lab03", "lab04", "lab05", "lab06", "lab07"}
     assert set(CORRECT) == set(EXERCISES)
     for name, ex in EXERCISES.items():
         assert ex.name == name and ex.lab in labs

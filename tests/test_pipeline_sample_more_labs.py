@@ -22,6 +22,10 @@ spec.loader.exec_module(make_sample_class)
 BEN = {
     "lab02-backpropagation": ("dense_backward", "divides by the batch size"),
     "lab03-optimizers": ("adam_step", "bias correction missing"),
+    "lab04-schedules": ("plateau_step", "reduced one epoch late"),
+    "lab05-vanishing-gradients": ("clip_by_global_norm", "norm after clipping returned"),
+    "lab06-overfitting": ("early_stopping_step", "stops one epoch late"),
+    "lab07-transfer-learning": ("split_tasks", "positive class swapped"),
 }
 
 

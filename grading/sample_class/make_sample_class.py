@@ -146,6 +146,51 @@ MORE_LABS = {
                               "    return x - lr * m / (np.sqrt(v) + eps), {\"m\": m, \"v\": v}")},  # no bias correction
         "kim": None,
     },
+    "lab04-schedules": {
+        "ada": {},
+        "ben": {"plateau_step": ("def plateau_step(metric, lr, state, factor=0.1, patience=10, min_delta=1e-4):\n"
+                                 "    best, wait = state.get(\"best\", np.inf), state.get(\"wait\", 0)\n"
+                                 "    if metric < best - min_delta:\n        best, wait = metric, 0\n    else:\n"
+                                 "        wait += 1\n        if wait > patience:\n"      # one epoch late
+                                 "            lr, wait = lr * factor, 0\n"
+                                 "    return lr, {\"best\": best, \"wait\": wait}")},
+        "kim": None,
+    },
+    "lab05-vanishing-gradients": {
+        "ada": {},
+        "ben": {"clip_by_global_norm": (
+            "def clip_by_global_norm(grads, max_norm):\n"
+            "    global_norm = np.sqrt(sum(np.sum(np.square(g)) for g in grads))\n"
+            "    scale = max_norm / max(global_norm, max_norm)\n"
+            "    clipped = [g * scale for g in grads]\n"
+            "    return clipped, np.sqrt(sum(np.sum(np.square(g)) for g in clipped))")},  # norm after clipping
+        "kim": None,
+    },
+    "lab06-overfitting": {
+        "ada": {},
+        "ben": {"early_stopping_step": (
+            "def early_stopping_step(val_loss, state, patience=5, min_delta=0.0):\n"
+            "    epoch = state.get(\"epoch\", -1) + 1\n"
+            "    best, wait, best_epoch = state.get(\"best\", np.inf), state.get(\"wait\", 0), state.get(\"best_epoch\")\n"
+            "    if val_loss < best - min_delta:\n        best, wait, best_epoch = float(val_loss), 0, epoch\n"
+            "    else:\n        wait += 1\n"
+            "    return bool(wait > patience), {\"epoch\": epoch, \"best\": best, \"wait\": wait, "
+            "\"best_epoch\": best_epoch}")},                                         # stops one epoch late
+        "kim": None,
+    },
+    "lab07-transfer-learning": {
+        "ada": {},
+        "ben": {"split_tasks": (
+            "def split_tasks(X, y, pretrain_classes, task_classes):\n"
+            "    in_pretraining = np.isin(y, pretrain_classes)\n"
+            "    new_label = np.zeros(max(max(pretrain_classes), int(np.max(y))) + 1, dtype=np.int64)\n"
+            "    new_label[list(pretrain_classes)] = np.arange(len(pretrain_classes))\n"
+            "    negative, positive = task_classes\n"
+            "    in_task = (y == negative) | (y == positive)\n"
+            "    return (X[in_pretraining], new_label[y[in_pretraining]],\n"
+            "            X[in_task], (y[in_task] == negative).astype(np.int64))")},  # positive class swapped
+        "kim": None,
+    },
 }
 
 

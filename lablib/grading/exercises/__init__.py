@@ -12,4 +12,4 @@ Adding an exercise is one declarative ``Exercise(...)`` entry plus ``register(..
 * ``guarded``: ``resolve("lablib.x.public", "lablib.x.module._kernel", ...)``, unusable during the call;
 * ``catalogue``: ``Mistake(name, hint, impl)`` with ``impl`` a wrong implementation (at least 3).
 """
-from . import lab01, lab02, lab03, lab04, lab05, lab06  # noqa: F401
+from . import lab01, lab02, lab03, lab04, lab05, lab06, lab07  # noqa: F401
