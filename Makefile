@@ -2,7 +2,7 @@
 #   make demo   - the instructor's end-to-end demo: train with lablib, then the course pipeline
 #                 (labs/ from solutions/, autograde the sample class, feedback, grades CSV, plot)
 #   make test   - the test suite
-#   make bench  - speed benchmark (lablib vs the matrix-product floor, vs PyTorch when installed)
+#   make bench  - speed benchmarks: lablib vs the matrix-product floor and PyTorch; grading with/without sandbox
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -20,6 +20,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_epoch.py
+	$(PY) bench/grading_sandbox.py
 
 # Re-install when the package metadata changes; the stamp makes later runs instant.
 $(VENV)/.installed: pyproject.toml

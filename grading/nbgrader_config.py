@@ -25,6 +25,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 from grading.pipeline.preprocessors import (  # noqa: E402
     GradingExecute, HideHiddenTests, RebuildFromSource, StderrIsNotAnError)
 from grading.pipeline.secret import hidden_seed  # noqa: E402
+from grading.pipeline.verdict import TrustedVerdict  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when it reads this file)
 
@@ -43,18 +44,28 @@ c.CourseDirectory.db_url = f"sqlite:///{REPO / 'grading' / 'gradebook.db'}"
 c.Autograde.sanitize_preprocessors = [
     RebuildFromSource, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [
-    GradingExecute, StderrIsNotAnError, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    GradingExecute, StderrIsNotAnError, TrustedVerdict, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+    CheckCellMetadata]
 c.RebuildFromSource.source_root = str(REPO / "solutions")
 c.RebuildFromSource.release_root = str(REPO / "labs")
 c.GradingExecute.timeout = 30               # seconds per cell; the cell is interrupted after that
 c.GradingExecute.notebook_budget = 180      # seconds per notebook; later cells are not run
 c.GradingExecute.max_kernel_restarts = 2    # after a kernel death (os._exit, segfault, out of memory)
 c.GradingExecute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # no kernel start-up chatter in logs
-c.GradingExecute.kernel_env = {
-    "LABLIB_HIDDEN_SEED": hidden_seed(),     # per-installation secret in grading/.secrets/, never committed
+c.GradingExecute.kernel_env = {             # never a secret: student code can read it
     "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
 }
+# Points come from the grader's own run of each check (grading/pipeline/verdict.py), with the secret seed of
+# the hidden cases, never from what the student's kernel printed.
+c.TrustedVerdict.hidden_seed = hidden_seed()  # per-installation secret in grading/.secrets/, never committed
+c.TrustedVerdict.call_timeout = 10            # seconds per call of a student's function
+c.TrustedVerdict.budget = 120                 # seconds of checking per notebook
+# Student code runs in a sandbox (grading/pipeline/sandbox.py): no network, a read-only file system without
+# the course's files, its own processes, unprivileged, with limits.
+c.Sandbox.enabled = True
+c.Sandbox.cpu_seconds = 300
+c.Sandbox.memory_mb = 3072
 
 # Feedback: no hidden test source or hidden-test traceback reaches students.
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
-c.HideHiddenTests.secrets = [c.GradingExecute.kernel_env["LABLIB_HIDDEN_SEED"]]  # in case student code printed it
+c.HideHiddenTests.secrets = [hidden_seed()]  # never reaches student code; blanked anyway

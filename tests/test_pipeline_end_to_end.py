@@ -38,16 +38,16 @@ EXPECTED = {
     "gus": ((2, 2, 0), {"needs_review"}),                                # one step short
     "hana": ((2, 2, 0), {"needs_review"}),                               # x0 missing
     "ivan": ((2, 2, 0), {"needs_review"}),                               # gradient ascent
-    "jo": ((2, 2, 0), {"needs_review"}),                                 # stops on |x|; prints the seed
+    "jo": ((2, 2, 0), {"needs_review", "tamper_suspect"}),               # stops on |x|; prints the seed
     "kim": ((0, 0, 0), set()),                                           # blank: nothing to review
     "lea": ((2, 2, 0), {"needs_review", "pair_conflict"}),               # pair with max; max's later one counts
     "max": ((2, 2, 0), {"needs_review", "pair_conflict"}),               # x0 missing
     "olga": (CORRECT, {"needs_review"}),                                 # pair with paul, one submission
     "paul": (CORRECT, {"needs_review"}),                                 # credited with olga's
     "quentin": ((2, 2, 0), {"needs_review", "timeout"}),                 # infinite loop in gradient_descent
-    "rosa": ((2, 2, 0), {"needs_review", "kernel_died"}),                # os._exit in gradient_descent
+    "rosa": ((2, 2, 0), {"needs_review", "kernel_died", "sandbox_died", "tamper_suspect"}),  # os._exit in gd
     "sam": ((0, 2, 4), {"needs_review", "restored_cells"}),              # |x| and deleted f's tests
-    "tara": ((2, 0, 4), {"needs_review", "restored_cells", "answer_matched_by_content"}),  # tampered metadata
+    "tara": ((2, 0, 4), {"needs_review", "restored_cells", "answer_matched_by_content", "tamper_suspect"}),
     "uma": (CORRECT, {"needs_review", "partner_unknown"}),               # PARTNER not on the roster
     "vic": ((0, 0, 0), {"needs_review"}),                                # x**2/2, df = x, tests |grad| late
     "xia": ((0, 2, 4), {"needs_review"}),                                # f sums the squares of an array

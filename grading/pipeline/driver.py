@@ -46,6 +46,7 @@ class Course:
     timeout: int | None = None          # per-cell seconds
     budget: int | None = None           # per-notebook seconds
     hidden_seed: str | None = None      # None: the installation's secret (grading/.secrets/)
+    sandbox: bool | None = None         # None: as configured (on); False only to measure what it costs
 
     @classmethod
     def in_directory(cls, work: Path, roster: Path, *, link_labs: bool = True, **kwargs) -> Course:
@@ -78,8 +79,12 @@ class Course:
         if self.budget is not None:
             cfg.GradingExecute.notebook_budget = self.budget
         if self.hidden_seed is not None:
-            cfg.GradingExecute.kernel_env = {**cfg.GradingExecute.kernel_env, "LABLIB_HIDDEN_SEED": self.hidden_seed}
+            cfg.TrustedVerdict.hidden_seed = self.hidden_seed
             cfg.HideHiddenTests.secrets = [self.hidden_seed]
+        if self.sandbox is not None:
+            cfg.Sandbox.enabled = self.sandbox
+        if self.root != REPO:  # the default course's files are in grading/, which the sandbox always hides
+            cfg.GradingExecute.hide = cfg.TrustedVerdict.hide = [str(self.root)]
         return cfg
 
     def path(self, step: str) -> Path:

@@ -13,6 +13,11 @@ answer is its own exercise). ``flags`` (';'-separated) marks what needs a look:
     pair_conflict     more than one submission could count for this student (the latest counts)
     timeout, kernel_died, budget_exceeded, restored_cells, answer_matched_by_content, answer_missing,
     stderr_in_tests   what happened while autograding (details in ``notes`` and at the top of the feedback)
+    unconfirmed_pass  a test cell passed in the student's kernel but not in the grader's own check (0 points)
+    kernel_disagrees  a test cell failed in the kernel but passed the grader's own check (the check counts)
+    sandbox_died, protocol_error   the grader's sandboxed run of the student's code died or sent garbage
+    tamper_suspect    the static tamper report found suspicious code (output/tamper/<lab>/<student>-*.md);
+                      a flag for a person to look at, never a verdict
 """
 from __future__ import annotations
 
@@ -100,6 +105,11 @@ def _notebook_info(course, lab: str, student: str) -> dict:
         md = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get(METADATA_KEY, {})
         info["flags"] += [f for f in md.get("flags", []) if f not in info["flags"]]
         info["notes"] += md.get("notes", [])
+        if md.get("tamper"):
+            report = Path(course.out) / "tamper" / lab / f"{student}-{path.stem}.md"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(f"# Tamper report: {student}, {lab}/{path.name}\n\n{md['tamper']}", encoding="utf-8")
+            info["notes"].append(f"static tamper report (a flag, not a verdict): {report}")
         if md.get("execution_seconds") is not None:
             info["execution_seconds"] = (info["execution_seconds"] or 0) + md["execution_seconds"]
     return info

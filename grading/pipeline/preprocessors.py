@@ -24,6 +24,7 @@ import copy
 import math
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -36,7 +37,11 @@ from traitlets import Bool, Dict, Integer, List, Unicode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
+from jupyter_client.manager import AsyncKernelManager
+
 from .rebuild import rebuild
+from .tamper import report_markdown, scan_notebook
+from .sandbox import NOBODY, Sandbox, prepare_workdir, sandbox_env
 
 METADATA_KEY = "lablib_grading"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -91,18 +96,62 @@ class RebuildFromSource(NbGraderPreprocessor):
         rebuilt.metadata[METADATA_KEY] = NotebookNode({"notes": [], "flags": []})
         for flag, note in notes:
             record(rebuilt, flag, note)
+        ids = {c.metadata["nbgrader"]["grade_id"] for c in source.cells if "grade_id" in c.metadata.get("nbgrader", {})}
+        findings = scan_notebook(nb, expected_ids=ids)
+        if findings:  # for the grader only (export: flag tamper_suspect and a report file), never a verdict
+            md = grading_metadata(rebuilt)
+            md["flags"].append("tamper_suspect")
+            md["tamper"] = report_markdown(findings)
         return rebuilt, resources
 
 
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel inside the sandbox (sandbox.py): its own empty work directory as cwd and home, no inherited
+    environment, and ZeroMQ over unix sockets in that directory (the sandbox has no network, not even
+    loopback)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.sandbox = Sandbox(parent=self)
+        self.workdir = self.sandbox.workdir()
+        prepare_workdir(self.workdir)
+        self.transport, self.ip = "ipc", str(self.workdir / "kernel")
+        self.connection_file = str(self.workdir / "kernel.json")
+        self.hide: list[str] = []
+        self.env: dict = {}
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        if os.geteuid() == 0:  # written by the grader just before; the kernel runs as nobody
+            os.chown(self.connection_file, NOBODY, NOBODY)
+        return self.sandbox.command(super().format_kernel_cmd(extra_arguments), self.workdir, hide=self.hide)
+
+    async def _async_pre_start_kernel(self, **kwargs):
+        kwargs["cwd"] = str(self.workdir)
+        kwargs["env"] = sandbox_env(self.workdir, self.env)
+        return await super()._async_pre_start_kernel(**kwargs)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    cleanup_resources = run_sync(_async_cleanup_resources)
+
+
 class GradingExecute(Execute):
-    """nbgrader's Execute that always finishes: timeouts, a time budget and kernel restarts."""
+    """nbgrader's Execute that always finishes: timeouts, a time budget and kernel restarts; the kernel runs in
+    the sandbox (``Sandbox.enabled``), which hides ``hide`` (the course directory) from it."""
 
     notebook_budget = Integer(
         180, help="Seconds of execution allowed for a whole notebook; later cells are not run.").tag(config=True)
     max_kernel_restarts = Integer(
         2, help="Kernel restarts per notebook after the kernel died or stopped responding.").tag(config=True)
     kernel_env = Dict(
-        help="Extra environment variables of the kernel (e.g. LABLIB_HIDDEN_SEED).").tag(config=True)
+        help="Extra environment variables of the kernel (never a secret: student code reads them).").tag(config=True)
+    hide = List(Unicode(), help="Paths the sandboxed kernel must not see (the course directory).").tag(config=True)
+    max_output_chars = Integer(
+        1_000_000, help="Output kept per cell; the rest is dropped as it arrives (a print loop cannot fill the "
+        "grader's memory).").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()
@@ -110,9 +159,32 @@ class GradingExecute(Execute):
         self._restarts = 0
         self._skip = set()       # cells that killed the kernel or timed out: not re-run when recovering
         self._gave_up = False
+        self._output_chars = {}
         nb, resources = super().preprocess(nb, resources, km)
         grading_metadata(nb)["execution_seconds"] = round(time.monotonic() - self._started, 2)
         return nb, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self._output_chars.get(cell_index, 0)
+        self._output_chars[cell_index] = used + size
+        if used + size <= self.max_output_chars:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= self.max_output_chars:
+            outs.append(nbformat.v4.new_output("stream", name="stdout", text=(
+                f"\n[output truncated: more than {self.max_output_chars} characters]\n")))
+            record(self.nb, "huge_output", f"cell {cell_index} printed more than {self.max_output_chars} "
+                                           "characters; the rest was dropped")
+        return None
+
+    def create_kernel_manager(self):
+        if Sandbox(parent=self).enabled:
+            self.kernel_manager_class = SandboxedKernelManager
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.hide, km.env = list(self.hide), dict(self.kernel_env)
+        return km
 
     async def async_start_new_kernel(self, **kwargs):
         kwargs.setdefault("env", {**os.environ, **self.kernel_env})

@@ -31,7 +31,8 @@ import numpy as np
 
 from .tripwire import ReferenceCalled, guard
 
-__all__ = ["CheckFailure", "Mistake", "Case", "Exercise", "EXERCISES", "register", "check", "hidden_seed",
+__all__ = ["CheckFailure", "Mistake", "Case", "Exercise", "EXERCISES", "register", "check", "run_check",
+           "Outcome", "hidden_seed",
            "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]
 
 HIDDEN_SEED_ENV = "LABLIB_HIDDEN_SEED"
@@ -288,10 +289,9 @@ class _Notes:
         self.lines = 0
         self.warnings: list[str] = []
 
-    def add(self, out: str, err: str, caught: list):
+    def add(self, out: str, err: str, warned: list[str]):
         self.lines += len((out + err).splitlines())
-        for w in caught:
-            text = f"{w.category.__name__}: {str(w.message).splitlines()[0] if str(w.message) else ''}"
+        for text in warned:
             if text not in self.warnings:
                 self.warnings.append(text)
 
@@ -309,6 +309,47 @@ def _render_call(name, params, args, kwargs) -> str:
     shown = [params[i] if i < len(params) else f"arg{i}" for i in range(len(args))]
     shown += [f"{k}={_fmt(v) if isinstance(v, (int, float)) else k}" for k, v in kwargs.items()]
     return f"{name}({', '.join(shown)})"
+
+
+@dataclass
+class Outcome:
+    """What one call of a student's function did: its result or error, what it printed and warned, and the
+    first guarded lablib reference it called (None if none). ``traceback`` is the student's own traceback
+    when the call ran elsewhere (the sandbox), else ''."""
+
+    result: object = None
+    error: BaseException | None = None
+    out: str = ""
+    err: str = ""
+    warnings: list = field(default_factory=list)
+    reference: str | None = None
+    traceback: str = ""
+
+
+def invoke_here(fn, args, kwargs, limit, guarded) -> Outcome:
+    """Call ``fn`` in this process with the ``guarded`` references tripwired and its output captured; a
+    generator is collected (at most ``limit`` + 1 items) inside the guard."""
+    out, err = io.StringIO(), io.StringIO()
+    outcome = Outcome()
+    with guard(guarded) as hits, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            outcome.result = fn(*args, **kwargs)
+            if limit is not None:
+                outcome.result = list(itertools.islice(outcome.result, limit + 1))
+        except ReferenceCalled:
+            pass
+        except Exception as exc:  # re-raised by the caller, chained, once the output is restored
+            outcome.error = exc
+    outcome.out, outcome.err, outcome.reference = out.getvalue(), err.getvalue(), hits.first
+    outcome.warnings = [warning_text(w.category.__name__, w.message) for w in caught]
+    return outcome
+
+
+def warning_text(category: str, message) -> str:
+    message = str(message)
+    return f"{category}: {message.splitlines()[0] if message else ''}"
 
 
 class StudentRun(Run):
@@ -363,22 +404,14 @@ class StudentRun(Run):
                 lab = f" The lab's signature is:\n    {self.ex.signature}" if fn is self.fn else ""
                 self.fail(f"your function cannot be called as "
                           f"`{_render_call(name, self._params_of(fn), args, kwargs)}`: {exc}.{lab}")
-        out, err = io.StringIO(), io.StringIO()
-        result = error = None
-        with guard(self.ex.guarded) as hits, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result = fn(*args, **kwargs)
-                if limit is not None:  # a generator runs while it is iterated: collect it inside the guard
-                    result = list(itertools.islice(result, limit + 1))
-            except ReferenceCalled:
-                pass
-            except Exception as exc:  # re-raised below, chained, once the output is restored
-                error = exc
-        self.notes.add(out.getvalue(), err.getvalue(), caught)
-        if hits.first is not None:
-            self.fail(f"your function calls lablib's reference `{hits.first}`; implement it yourself "
+        if hasattr(fn, "lablib_invoke"):  # the student's function in the sandbox (grading/pipeline/verdict.py)
+            outcome = fn.lablib_invoke(args, kwargs, limit, list(self.ex.guarded))
+        else:
+            outcome = invoke_here(fn, args, kwargs, limit, self.ex.guarded)
+        result, error = outcome.result, outcome.error
+        self.notes.add(outcome.out, outcome.err, outcome.warnings)
+        if outcome.reference is not None:
+            self.fail(f"your function calls lablib's reference `{outcome.reference}`; implement it yourself "
                       f"(numpy only)")
         if error is not None:
             if isinstance(error, NotImplementedError):
@@ -387,8 +420,9 @@ class StudentRun(Run):
                     f"{self.ex.name}: not implemented yet{whose} — replace `raise NotImplementedError()` in the "
                     f"exercise cell with your code") from error
             call = _render_call(name, self._params_of(fn), args, kwargs)
-            raise CheckFailure(self.message(f"`{call}` raised {type(error).__name__}: {error} "
-                                            f"(see the traceback above)")) from error
+            where = ("traceback of your code:\n" + outcome.traceback) if outcome.traceback else \
+                "(see the traceback above)"
+            raise CheckFailure(self.message(f"`{call}` raised {type(error).__name__}: {error} {where}")) from error
         return result
 
     def call(self, fn, *args, **kwargs):
@@ -447,7 +481,10 @@ class StudentRun(Run):
             self.fail(f"{quantity}: {message}", [self.ex.mistake(mistake)] if mistake else [])
 
     def partner(self, name):
-        fn = getattr(self.fn, "__globals__", {}).get(name)
+        if hasattr(self.fn, "lablib_partner"):
+            fn = self.fn.lablib_partner(name)
+        else:
+            fn = getattr(self.fn, "__globals__", {}).get(name)
         if fn is None or not callable(fn):
             self.fail(f"this check uses your `{name}` (to build its input); define `{name}` in the same "
                       f"notebook and run its cell first")
@@ -460,6 +497,12 @@ def check(exercise: str, fn, *, hidden: bool = False) -> None:
     Raises CheckFailure (an AssertionError) naming the exercise, the case, the quantity, the worst entry with
     expected and actual values and the tolerance, and the matching known mistake if any.
     """
+    print(run_check(exercise, fn, hidden=hidden))
+
+
+def run_check(exercise: str, fn, *, hidden: bool = False, seed: int | None = None) -> str:
+    """``check`` without printing: the one-line verdict, or CheckFailure. ``seed`` overrides the hidden seed
+    (the grader passes its secret here; the student's process never has it)."""
     if exercise not in EXERCISES:
         raise CheckFailure(f"unknown exercise {exercise!r}; known: {', '.join(sorted(EXERCISES))}")
     ex = EXERCISES[exercise]
@@ -468,7 +511,7 @@ def check(exercise: str, fn, *, hidden: bool = False) -> None:
                            f"`{ex.name}` with a value? Re-run the cell with `{ex.signature}`")
     kind = "hidden" if hidden else "public"
     notes = _Notes()
-    cases = ex.cases(hidden)
+    cases = ex.cases(hidden, seed)
     checks = 0
     try:
         for number, case in enumerate(cases, 1):
@@ -482,5 +525,4 @@ def check(exercise: str, fn, *, hidden: bool = False) -> None:
         # (the student's exception, if any, stays attached as __cause__ with its full traceback).
         raise failure.with_traceback(None)
     note = notes.summary()
-    print(f"✓ {ex.name}: {checks} {kind} checks passed ({len(cases)} cases)" + (f" — {note}" if note else ""))
-    return None
+    return f"✓ {ex.name}: {checks} {kind} checks passed ({len(cases)} cases)" + (f" — {note}" if note else "")

@@ -1,0 +1,315 @@
+"""Run untrusted student code in a sandbox made of Linux namespaces and resource limits.
+
+    python -m grading.pipeline.sandbox POLICY.json -- COMMAND...
+
+starts COMMAND (a Jupyter kernel, or the verdict harness) so that it
+
+* has **no network**: a new network namespace with no interface up (not even loopback);
+* sees a **read-only file system** in which the grader's files are replaced by empty directories: the course
+  directory (source notebooks with hidden tests, the gradebook, every submission, autograded and feedback
+  files), the repository's ``grading/``, ``solutions/``, ``tests/`` and ``.git``, home directories, ``/tmp``,
+  ``/run``; the Python installation and the repository's ``lablib/`` (what the notebooks import) stay readable,
+  and only its own work directory (and a small private ``/tmp``) is writable;
+* cannot see or signal other processes (a new PID namespace with its own ``/proc``) and dies with its launcher;
+* runs **unprivileged**: as ``nobody`` when the grader is root, otherwise in a user namespace that keeps no
+  capability; ``no_new_privs`` is set;
+* has **limits** (``setrlimit``): CPU seconds, address space, processes, file size, open files.
+
+Wall time is the caller's business (it kills the launcher; the sandbox dies with it: PR_SET_PDEATHSIG in a PID
+namespace takes every process of the sandbox down). Linux only; namespaces need either root or unprivileged
+user namespaces (most distributions). ``available()`` says whether they work here, and the pipeline refuses to
+grade without a sandbox unless told to (``Sandbox.enabled = False``, for timing comparisons).
+
+A production deployment adds what a process sandbox cannot: a container per submission (an image with only
+Python and the kit; Docker/Podman with ``--network none --read-only --memory --pids-limit --cpus``) or a VM,
+and cgroups for memory and CPU accounting of all processes together.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from traitlets import Bool, Integer, List, Unicode
+from traitlets.config import Configurable
+
+REPO = Path(__file__).resolve().parents[2]
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+MS_REC, MS_PRIVATE = 16384, 1 << 18
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x00000001
+SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442  # one numbering on every architecture
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH = 1, os.O_CLOEXEC, 0x1000, 0x4
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+NOBODY = 65534
+
+# Directories a student's code never needs; the course directory and the repository's private parts are added.
+HIDDEN_SYSTEM = ("/root", "/home", "/tmp", "/var/tmp", "/dev/shm", "/run", "/mnt", "/media", "/srv")
+HIDDEN_IN_REPO = ("grading", "solutions", "tests", ".git", "output", "bench")
+
+
+class Sandbox(Configurable):
+    """How student code runs while grading (grading/nbgrader_config.py: ``c.Sandbox.*``)."""
+
+    enabled = Bool(True, help="Run student code in the sandbox. Off only to measure what it costs.").tag(config=True)
+    hide = List(Unicode(), help="More paths student code must not see (the course directory is added by the "
+                "pipeline).").tag(config=True)
+    cpu_seconds = Integer(300, help="CPU seconds per sandboxed process (RLIMIT_CPU).").tag(config=True)
+    memory_mb = Integer(3072, help="Address space per process in MiB (RLIMIT_AS).").tag(config=True)
+    max_processes = Integer(64, help="Processes and threads of the sandbox user (RLIMIT_NPROC).").tag(config=True)
+    max_file_mb = Integer(64, help="Largest file a sandboxed process may write, MiB (RLIMIT_FSIZE).").tag(config=True)
+    tmp_mb = Integer(64, help="Size of the sandbox's private /tmp, MiB.").tag(config=True)
+
+    def policy(self, workdir: Path, hide=()) -> dict:
+        return {
+            "workdir": str(workdir),
+            "hide": sorted({*HIDDEN_SYSTEM, *(str(REPO / d) for d in HIDDEN_IN_REPO), *self.hide,
+                            *map(str, hide)}),
+            "keep": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, str(REPO)}),
+            "cpu_seconds": self.cpu_seconds, "memory_bytes": self.memory_mb << 20,
+            "max_processes": self.max_processes, "max_file_bytes": self.max_file_mb << 20,
+            "tmp_bytes": self.tmp_mb << 20,
+        }
+
+    def workdir(self) -> Path:
+        """A fresh directory for one sandboxed run (removed with ``shutil.rmtree`` by the caller)."""
+        path = Path(tempfile.mkdtemp(prefix="lablib-sandbox-"))
+        if os.geteuid() == 0:
+            os.chown(path, NOBODY, NOBODY)
+        return path
+
+    def command(self, cmd: list[str], workdir: Path, hide=()) -> list[str]:
+        """``cmd`` wrapped in the sandbox launcher (the policy is written into ``workdir``)."""
+        policy_file = Path(workdir) / ".sandbox-policy.json"
+        policy_file.write_text(json.dumps(self.policy(Path(workdir), hide)))
+        return [sys.executable, "-I", __file__, str(policy_file), "--", *cmd]
+
+
+def sandbox_env(workdir: Path, extra: dict | None = None) -> dict:
+    """The environment of sandboxed code: nothing inherited from the grader (no secret can leak through it)."""
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(workdir), "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
+        "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(Path(workdir) / ".matplotlib"),
+        "IPYTHONDIR": str(Path(workdir) / ".ipython"), "JUPYTER_RUNTIME_DIR": str(Path(workdir) / ".jupyter"),
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    }
+    return {**env, **(extra or {})}
+
+
+def prepare_workdir(workdir: Path) -> None:
+    """Seed the work directory with matplotlib's font cache (a first import would otherwise spend a second
+    building it, in every sandbox)."""
+    cache_dir = _font_cache()
+    if cache_dir is not None:
+        shutil.copytree(cache_dir, Path(workdir) / ".matplotlib", dirs_exist_ok=True)
+        if os.geteuid() == 0:
+            for path in [Path(workdir) / ".matplotlib", *(Path(workdir) / ".matplotlib").iterdir()]:
+                os.chown(path, NOBODY, NOBODY)
+
+
+@cache
+def _font_cache() -> Path | None:
+    try:
+        import matplotlib
+        from matplotlib import font_manager  # noqa: F401  (builds the cache if needed)
+    except ImportError:
+        return None
+    path = Path(matplotlib.get_cachedir())
+    return path if any(path.glob("fontlist-*.json")) else None
+
+
+@cache
+def available() -> str | None:
+    """None when the sandbox works on this machine, else why not (tried once per process)."""
+    if not sys.platform.startswith("linux"):
+        return "the sandbox needs Linux namespaces"
+    sandbox = Sandbox()
+    workdir = sandbox.workdir()
+    try:
+        probe = subprocess.run(sandbox.command([sys.executable, "-c", "print('ok')"], workdir),
+                               capture_output=True, text=True, timeout=60, env=sandbox_env(workdir))
+        if probe.returncode != 0 or probe.stdout.strip() != "ok":
+            return f"the sandbox launcher failed: {probe.stderr.strip()[-500:]}"
+        return None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The launcher (runs as its own process, before and around the sandboxed command)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.syscall.restype = ctypes.c_long
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"sandbox: {what}: {os.strerror(err)}")
+
+
+def _mount(source, target, fstype, flags, data=None) -> None:
+    enc = (lambda s: None if s is None else str(s).encode())
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+def _unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def _map_user(inside: int, outside_uid: int, outside_gid: int) -> None:
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{inside} {outside_uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{inside} {outside_gid} 1")
+
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _syscall(number: int, *args, what: str) -> int:
+    result = _libc.syscall(number, *args)
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"sandbox: {what}: {os.strerror(err)}")
+    return result
+
+
+def _set_readonly(fd: int, path: bytes, flags: int, readonly: bool) -> None:
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0) if readonly else _MountAttr(0, MOUNT_ATTR_RDONLY, 0, 0)
+    _syscall(SYS_MOUNT_SETATTR, fd, path, flags | AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr),
+             what="mount_setattr")
+
+
+def _build_view(policy: dict) -> None:
+    """Read-only everything, hidden paths emptied, kept paths put back, the work directory writable.
+
+    Kept paths are cloned (open_tree) before anything is hidden and attached again (move_mount) on top of the
+    empty directory that hides their parent."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _set_readonly(AT_FDCWD, b"/", 0, True)
+    workdir = policy["workdir"]
+    trees = {}
+    for path in [*policy["keep"], workdir]:
+        if os.path.isdir(path):
+            trees[path] = _syscall(SYS_OPEN_TREE, AT_FDCWD, path.encode(),
+                                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE, what=f"open_tree {path}")
+    _set_readonly(trees[workdir], b"", AT_EMPTY_PATH, False)
+    hidden = [h for h in policy["hide"] if os.path.lexists(h)]
+    for path in sorted(hidden, key=lambda p: p.count("/")):
+        if os.path.islink(path) or not os.path.lexists(path):  # a link, or already hidden with its parent
+            continue
+        if not os.path.isdir(path):
+            _mount("/dev/null", path, None, MS_BIND)
+            continue
+        size, mode = (policy["tmp_bytes"], "1777") if path == "/tmp" else (1 << 20, "0755")
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
+        deeper = [h for h in hidden if h != path and _inside(h, path)]
+        for keep, fd in trees.items():
+            # put back what lies in this hidden directory (unless it lies in a deeper hidden one: done there)
+            if _inside(keep, path) and keep != path and not any(_inside(keep, d) for d in deeper):
+                os.makedirs(keep, exist_ok=True)
+                _syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, keep.encode(), MOVE_MOUNT_F_EMPTY_PATH,
+                         what=f"move_mount {keep}")
+                trees[keep] = -1
+        if path != "/tmp":
+            _mount("tmpfs", path, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+    if trees[workdir] >= 0:  # not under a hidden directory: attach its writable clone on top of it
+        _syscall(SYS_MOVE_MOUNT, trees[workdir], b"", AT_FDCWD, workdir.encode(), MOVE_MOUNT_F_EMPTY_PATH,
+                 what="move_mount workdir")
+
+
+def _limit(policy: dict) -> None:
+    for name, value in (("RLIMIT_CPU", policy["cpu_seconds"]), ("RLIMIT_AS", policy["memory_bytes"]),
+                        ("RLIMIT_FSIZE", policy["max_file_bytes"]), ("RLIMIT_NOFILE", 256),
+                        ("RLIMIT_CORE", 0)):
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def _child(policy: dict, cmd: list[str], root: bool) -> None:
+    """In the new PID namespace (as its init): /proc, limits, drop privileges, exec."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _limit(policy)
+    if root:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        nproc = policy["max_processes"]
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        os.setuid(NOBODY)
+    else:  # a nested user namespace as a non-root user: no capability survives exec
+        _unshare(CLONE_NEWUSER)
+        _map_user(1000, 0, 0)
+        os.setuid(1000)
+    os.setpgid(0, 0)  # signals to the launcher's process group (kernel interrupts) reach it once, forwarded
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(no_new_privs)")
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(pdeathsig)")
+    os.chdir(policy["workdir"])
+    os.execvpe(cmd[0], cmd, os.environ)
+
+
+def launch(policy: dict, cmd: list[str]) -> int:
+    root = os.geteuid() == 0
+    uid, gid = os.getuid(), os.getgid()
+    _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+             | (0 if root else CLONE_NEWUSER))
+    if not root:
+        _map_user(0, uid, gid)
+    _build_view(policy)
+    if not root:  # RLIMIT_NPROC counts the real user's processes: allow what it runs now plus the limit
+        running = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
+        nproc = running + policy["max_processes"]
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(policy, cmd, root)
+        except BaseException as exc:  # noqa: BLE001 — report anything before exec and leave
+            print(f"sandbox: {exc}", file=sys.stderr)
+        os._exit(127)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # interrupts (cell timeouts) reach the command
+        signal.signal(sig, lambda s, _f: os.kill(pid, s))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                continue
+            raise
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: python -m grading.pipeline.sandbox POLICY.json -- COMMAND...", file=sys.stderr)
+        return 2
+    policy = json.loads(Path(argv[0]).read_text())
+    try:
+        return launch(policy, argv[2:])
+    except OSError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 126
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,226 @@
+"""The student's side of a trusted verdict: runs inside the grading sandbox, never in the grader.
+
+    python -m lablib.grading.harness FD_IN FD_OUT
+
+The grader (grading/pipeline/verdict.py) sends the lab's setup code and the student's answer cells; this
+process executes them in one namespace and then calls the student's functions when asked, returning only plain
+data (wire.py). It decides nothing: expected values and comparisons stay with the grader. What the student's
+code prints goes to bounded buffers (file descriptors 1 and 2 lead nowhere), so it cannot reach the protocol
+except by writing to its descriptors, which only corrupts its own verdict.
+
+Requests -> replies:
+    {"op": "init", "cells": [{"label", "source", "guarded": [...]}]}   -> {"op": "cell", "index"} per cell, then
+                                                                          {"op": "ready", "errors": [...]}
+    {"op": "lookup", "name"}                   -> {"op": "found", "kind": "function"|"value"|"missing", ...}
+    {"op": "call", "target", "args", "kwargs", "limit", "guarded"}  -> {"op": "result", ...}; meanwhile the
+        student's code may call functions of the grader's ({"op": "callback"} -> {"op": "return"|"raise"})
+    {"op": "exit"}
+"""
+from __future__ import annotations
+
+import builtins
+import io
+import itertools
+import os
+import sys
+import traceback
+import warnings
+
+import numpy as np
+
+from . import wire
+from .engine import warning_text
+from .tripwire import ReferenceCalled, guard, resolve
+
+MAX_TEXT = 100_000
+
+
+class Bounded(io.TextIOBase):
+    """A text sink keeping the first ``MAX_TEXT`` characters (a print loop cannot exhaust memory)."""
+
+    def __init__(self):
+        self.parts, self.size, self.dropped = [], 0, 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = MAX_TEXT - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def value(self) -> str:
+        return "".join(self.parts) + (f"\n[... {self.dropped} more characters]" if self.dropped else "")
+
+
+class _Shell:
+    """Stands in for IPython's shell: magics and shell escapes do nothing here."""
+
+    def run_line_magic(self, *args, **kwargs):
+        return None
+
+    run_cell_magic = system = getoutput = run_line_magic
+
+
+def _student_traceback(exc: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
+    lines = traceback.format_list(frames[-8:]) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)[-4000:]
+
+
+def _error(exc: BaseException) -> dict:
+    return {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": _student_traceback(exc)}
+
+
+class Harness:
+    def __init__(self, fd_in: int, fd_out: int):
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell,
+                          "display": lambda *a, **k: None}
+        self.objects: dict[int, object] = {}
+
+    # -- values
+    def _ref(self, obj) -> dict:
+        self.objects[id(obj)] = obj
+        try:
+            text = repr(obj)[:200]
+        except BaseException:  # noqa: BLE001 — a student's __repr__ may do anything
+            text = "?"
+        return {"ref": id(obj), "side": "sandbox", "type": type(obj).__name__, "repr": text}
+
+    def _resolve(self, ref: dict):
+        if ref.get("side") == "grader":
+            return self._callback(ref["ref"])
+        if ref["ref"] not in self.objects:
+            raise wire.WireError("unknown reference")
+        return self.objects[ref["ref"]]
+
+    def encode(self, value):
+        return wire.encode(value, self._ref)
+
+    def decode(self, data):
+        return wire.decode(data, self._resolve)
+
+    def _callback(self, ident: int):
+        def grader_function(*args, **kwargs):
+            wire.send(self.fd_out, {"op": "callback", "id": ident, "args": self.encode(list(args)),
+                                    "kwargs": self.encode(kwargs)})
+            reply = wire.receive(self.fd_in)
+            if reply.get("op") == "return":
+                return self.decode(reply["value"])
+            kind = getattr(builtins, str(reply.get("type")), None)
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                kind = RuntimeError
+            raise kind(reply.get("message", ""))
+
+        return grader_function
+
+    # -- requests
+    def run_cells(self, cells: list[dict]) -> list:
+        errors = []
+        for index, cell in enumerate(cells):
+            wire.send(self.fd_out, {"op": "cell", "index": index})
+            sink = Bounded()
+            sys.stdout = sys.stderr = sink
+            try:
+                with guard(resolve(*cell.get("guarded", []))), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(compile(cell["source"], f"<cell {cell['label']}>", "exec"), self.namespace)
+                errors.append(None)
+            except BaseException as exc:  # noqa: BLE001 — SystemExit, KeyboardInterrupt, tripwires: all recorded
+                errors.append(_error(exc))
+            finally:
+                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        return errors
+
+    def lookup(self, name: str) -> dict:
+        if name not in self.namespace:
+            return {"kind": "missing"}
+        obj = self.namespace[name]
+        if not callable(obj):
+            return {"kind": "value", "type": type(obj).__name__, "repr": self._ref(obj)["repr"]}
+        return {"kind": "function", "ref": self._ref(obj)["ref"], "params": _parameters(obj)}
+
+    def call(self, request: dict) -> dict:
+        fn = self.decode(request["target"])
+        args, kwargs = self.decode(request["args"]), self.decode(request["kwargs"])
+        limit = request.get("limit")
+        out, err = Bounded(), Bounded()
+        reply = {"op": "result", "value": None, "error": None, "reference": None}
+        sys.stdout, sys.stderr = out, err
+        try:
+            with guard(resolve(*request.get("guarded", []))) as hits, \
+                    warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    result = fn(*args, **kwargs)
+                    if limit is not None:
+                        result = list(itertools.islice(result, int(limit) + 1))
+                    reply["value"] = self.encode(result)
+                except ReferenceCalled:
+                    pass
+                except BaseException as exc:  # noqa: BLE001
+                    reply["error"] = _error(exc)
+            reply["reference"] = hits.first
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        reply["out"], reply["err"] = out.value(), err.value()
+        reply["warnings"] = [warning_text(w.category.__name__, w.message) for w in caught[:20]]
+        reply["mutated"] = {"args": [[i, self.encode(a)] for i, a in enumerate(args) if _mutable(a)],
+                            "kwargs": [[k, self.encode(v)] for k, v in kwargs.items() if _mutable(v)]}
+        return reply
+
+    def serve(self) -> None:
+        while True:
+            request = wire.receive(self.fd_in)
+            op = request.get("op")
+            if op == "init":
+                wire.send(self.fd_out, {"op": "ready", "errors": self.run_cells(request["cells"])})
+            elif op == "lookup":
+                wire.send(self.fd_out, {"op": "found", **self.lookup(str(request["name"]))})
+            elif op == "call":
+                try:
+                    reply = self.call(request)
+                except wire.WireError as exc:
+                    reply = {"op": "result", "value": None, "reference": None, "out": "", "err": "", "warnings": [],
+                             "mutated": {"args": [], "kwargs": []},
+                             "error": {"type": "WireError", "message": str(exc), "traceback": ""}}
+                wire.send(self.fd_out, reply)
+            elif op == "exit":
+                return
+
+
+def _mutable(value) -> bool:
+    return isinstance(value, (np.ndarray, dict, list, np.random.Generator))
+
+
+def _parameters(fn) -> list | None:
+    import inspect
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    return [[p.name, int(p.kind), p.default is not inspect.Parameter.empty] for p in signature.parameters.values()]
+
+
+def main(argv: list[str]) -> int:
+    fd_in, fd_out = int(argv[0]), int(argv[1])
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(open(1, "wb", closefd=False))  # noqa: SIM115
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(open(2, "wb", closefd=False))  # noqa: SIM115
+    try:
+        Harness(fd_in, fd_out).serve()
+    except (EOFError, BrokenPipeError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,240 @@
+"""The sandbox (grading/pipeline/sandbox.py), the wire format (lablib/grading/wire.py) and the trusted verdict's
+remote calls (grading/pipeline/verdict.py + lablib/grading/harness.py)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from grading.pipeline.sandbox import REPO, Sandbox, available, sandbox_env
+from grading.pipeline.verdict import Handle, Session, checks_in
+from lablib.grading import CheckFailure, wire
+from lablib.grading.engine import run_check
+
+needs_sandbox = pytest.mark.skipif(available() is not None, reason=f"no sandbox here: {available()}")
+
+
+# -- wire ---------------------------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.int8, np.uint16, np.bool_, np.complex128]),
+                  hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)))
+def test_arrays_cross_unchanged(a):
+    b = wire.decode(json.loads(json.dumps(wire.encode(a))))
+    assert b.dtype == a.dtype and b.shape == a.shape
+    np.testing.assert_array_equal(b, a)
+
+
+def test_containers_scalars_and_generators_cross_unchanged():
+    rng = np.random.default_rng(7)
+    rng.random(3)
+    value = {"t": (1, 2.5, None, True), "l": [np.float64(0.5), np.int32(3), "s", b"\x00"], 3: float("nan"),
+             "g": rng}
+    back = wire.decode(json.loads(json.dumps(wire.encode(value))))
+    assert back["t"] == (1, 2.5, None, True) and type(back["l"][0]) is np.float64 and type(back["l"][1]) is np.int32
+    assert back["l"][2:] == ["s", b"\x00"] and np.isnan(back[3])
+    assert back["g"].random() == rng.random()  # same state, same next draw
+
+
+def test_only_plain_data_crosses():
+    with pytest.raises(wire.WireError, match="cannot send a function"):
+        wire.encode(lambda x: x)
+    with pytest.raises(wire.WireError, match="cannot send"):
+        wire.encode(np.array([object()], dtype=object))
+    with pytest.raises(wire.WireError, match="refusing array dtype"):
+        wire.decode({"nd": ["|O", [1], "AAAAAAAAAAA="]})
+    with pytest.raises(wire.WireError, match="does not match its shape"):
+        wire.decode({"nd": ["<f8", [2], "AAAAAAAAAAA="]})
+    with pytest.raises(wire.WireError, match="cannot decode"):
+        wire.decode({"pickle": "gASV..."})
+
+
+def test_frames_are_bounded():
+    r, w = os.pipe()
+    os.write(w, (wire.MAX_FRAME + 1).to_bytes(8, "big"))
+    with pytest.raises(wire.WireError, match="exceeds"):
+        wire.receive(r)
+    os.close(r)
+    os.close(w)
+
+
+# -- the sandbox ----------------------------------------------------------------------------------------------
+
+PROBE = r'''
+import json, os, socket
+def attempt(fn):
+    try:
+        return repr(fn())[:60]
+    except BaseException as exc:
+        return "DENIED " + type(exc).__name__
+print(json.dumps({
+    "uid": os.getuid(), "pid": os.getpid(), "cwd": os.getcwd(),
+    "solutions": attempt(lambda: os.listdir(SOLUTIONS)), "grading": attempt(lambda: os.listdir(GRADING)),
+    "course": attempt(lambda: os.listdir(COURSE)), "lablib": attempt(lambda: "lablib" in os.listdir(REPO)),
+    "write_repo": attempt(lambda: open(os.path.join(REPO, "lablib", "evil.py"), "w")),
+    "write_cwd": attempt(lambda: open("mine.txt", "w").write("ok")),
+    "tcp": attempt(lambda: socket.create_connection(("127.0.0.1", 22), timeout=2)),
+    "dns": attempt(lambda: socket.getaddrinfo("pypi.org", 443)),
+    "processes": attempt(lambda: sorted(p for p in os.listdir("/proc") if p.isdigit())),
+    "secret": os.environ.get("LABLIB_HIDDEN_SEED"),
+    "numpy": attempt(lambda: float(__import__("numpy").ones(2).sum())),
+}))
+'''
+
+
+@needs_sandbox
+def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "gradebook.db").write_text("grades")
+    monkeypatch.setenv("LABLIB_HIDDEN_SEED", "424242")  # in the grader's environment, never in the sandbox's
+    sandbox = Sandbox()
+    workdir = sandbox.workdir()
+    try:
+        script = workdir / "probe.py"
+        script.write_text(f"SOLUTIONS, GRADING, COURSE, REPO = {str(REPO / 'solutions')!r}, "
+                          f"{str(REPO / 'grading')!r}, {str(course)!r}, {str(REPO)!r}\n" + PROBE)
+        done = subprocess.run(sandbox.command([sys.executable, str(script)], workdir, hide=[course]),
+                              capture_output=True, text=True, timeout=120, env=sandbox_env(workdir))
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        assert seen["solutions"] == seen["grading"] == "[]"               # empty, read-only stand-ins
+        assert seen["course"] in ("[]", "DENIED FileNotFoundError")        # (gone with /tmp when it lies there)
+        assert seen["lablib"] == "True" and seen["numpy"] == "2.0"
+        assert seen["write_repo"].startswith("DENIED") and seen["write_cwd"] == "2"
+        assert seen["tcp"].startswith("DENIED") and seen["dns"].startswith("DENIED")
+        assert seen["processes"] == "['1']" and seen["pid"] == 1 and seen["cwd"] == str(workdir)
+        assert seen["secret"] is None
+        if os.geteuid() == 0:
+            assert seen["uid"] == 65534
+        assert (workdir / "mine.txt").read_text() == "ok"     # its own directory is its only output
+        assert not (REPO / "lablib" / "evil.py").exists()
+    finally:
+        subprocess.run(["rm", "-rf", str(workdir)])
+
+
+@needs_sandbox
+def test_sandbox_limits_memory_and_dies_with_its_launcher(tmp_path):
+    sandbox = Sandbox(memory_mb=512)
+    workdir = sandbox.workdir()
+    try:
+        bomb = "import numpy as np\ntry:\n    np.ones(2**30)\nexcept MemoryError:\n    print('limited')"
+        done = subprocess.run(sandbox.command([sys.executable, "-c", bomb], workdir), capture_output=True,
+                              text=True, timeout=120, env=sandbox_env(workdir))
+        assert done.stdout.strip() == "limited", done.stderr
+        loop = subprocess.Popen(sandbox.command([sys.executable, "-c", "while True: pass"], workdir),
+                                env=sandbox_env(workdir), start_new_session=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            loop.wait(timeout=2)
+        loop.kill()
+        assert loop.wait(timeout=30) != 0
+    finally:
+        subprocess.run(["rm", "-rf", str(workdir)])
+
+
+# -- remote calls -----------------------------------------------------------------------------------------
+
+ANSWERS = textwrap.dedent('''
+    import numpy as np
+
+    def f(x):
+        return x ** 2
+
+    def mutate(state, a):
+        state["n"] = state.get("n", 0) + 1
+        a *= 2
+        return None
+
+    def uses_callback(grad, x):
+        return grad(grad(x))
+
+    def unfinished(x):
+        raise NotImplementedError()
+
+    def forever(x):
+        while True:
+            pass
+
+    class Sneaky:
+        def __eq__(self, other):
+            return True
+
+    def sneaky(x):
+        return Sneaky()
+
+    def draws(rng):
+        return rng.random()
+
+    VALUE = 3
+''')
+
+
+@pytest.fixture(scope="module")
+def session():
+    sandbox = Sandbox(enabled=available() is None)
+    s = Session([{"label": "answers", "source": ANSWERS, "guarded": []}], sandbox=sandbox, call_timeout=3)
+    yield s
+    s.close()
+
+
+def test_remote_functions_behave_like_local_ones(session):
+    f = session.lookup("f")
+    assert f.__name__ == "f" and list(f.__signature__.parameters) == ["x"]
+    np.testing.assert_array_equal(f(np.arange(3.0)), [0.0, 1.0, 4.0])
+    assert session.lookup("nothing") is None
+    assert session.lookup("VALUE") == ("value", "int", "3")
+
+
+def test_mutations_of_arguments_come_back(session):
+    state, a = {}, np.ones(2)
+    session.lookup("mutate")(state, a)
+    assert state == {"n": 1} and a.tolist() == [2.0, 2.0]
+    rng = np.random.default_rng(3)
+    expected = np.random.default_rng(3).random()
+    assert session.lookup("draws")(rng) == expected
+    assert rng.random() == np.random.default_rng(3).random(2)[1]   # the generator advanced, as in-process
+
+
+def test_functions_of_the_grader_are_called_back(session):
+    calls = []
+
+    def grad(x):
+        calls.append(x)
+        return 2 * x
+
+    assert session.lookup("uses_callback")(grad, 1.5) == 6.0 and calls == [1.5, 3.0]
+
+
+def test_non_plain_results_stay_opaque(session):
+    result = session.lookup("sneaky")(1.0)
+    assert isinstance(result, Handle) and result.type_name == "Sneaky"
+    assert not (result == 1.0)  # its __eq__ never runs here
+
+
+def test_exceptions_keep_their_meaning_and_a_hang_fails_the_check(session):
+    with pytest.raises(NotImplementedError):
+        session.lookup("unfinished")(1.0)
+    with pytest.raises(CheckFailure, match=r"did not finish within 3 s .* grading flag timeout"):
+        session.lookup("forever")(1.0)
+    assert "timeout" in session.flags
+    np.testing.assert_array_equal(session.lookup("f")(2.0), 4.0)  # restarted for what comes next
+
+
+def test_the_check_engine_runs_on_remote_functions(session):
+    assert run_check("f", session.lookup("f"), hidden=True, seed=99).startswith("✓ f:")
+    with pytest.raises(CheckFailure, match="not implemented yet"):
+        run_check("f", session.lookup("unfinished"))
+
+
+def test_only_plain_check_cells_are_verified_by_the_grader():
+    assert checks_in('check("f", f)\ncheck("f", f, hidden=True)') == [("f", "f", False), ("f", "f", True)]
+    assert checks_in("assert f(2) == 4") is None
+    assert checks_in('check("f", f)\nprint("x")') is None
