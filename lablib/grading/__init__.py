@@ -8,7 +8,10 @@
 AssertionError) that names the case, the quantity, the worst entry (expected vs got, tolerance) and, when the
 wrong answer is a catalogued mistake, that mistake and a hint. While the student's function runs, lablib's
 own reference for the exercise is disabled (calling it fails the check). Hidden cases use the integer in the
-environment variable LABLIB_HIDDEN_SEED, or the instructor default ``DEFAULT_HIDDEN_SEED`` when unset.
+environment variable LABLIB_HIDDEN_SEED, or the instructor default ``DEFAULT_HIDDEN_SEED`` when unset. When a lab is
+graded, the points come from ``run_check`` called by the grader itself with the secret seed, on the student's
+functions running in a sandbox (grading/pipeline/verdict.py); what a check prints in the student's kernel is
+feedback only.
 
 ``needs("name", ...)`` wraps an experiment cell that uses the student's functions: before the exercise is
 written it prints one "not implemented yet" line instead of a traceback.
@@ -16,8 +19,8 @@ written it prints one "not implemented yet" line instead of a traceback.
 ``EXERCISES`` maps each exercise name to its ``Exercise`` (``name``, ``lab``, ``signature``, ``summary``,
 ``mistakes`` as (name, hint) pairs, ``reference``).
 """
-from .engine import DEFAULT_HIDDEN_SEED, EXERCISES, HIDDEN_SEED_ENV, CheckFailure, Exercise, Mistake, check
+from .engine import DEFAULT_HIDDEN_SEED, EXERCISES, HIDDEN_SEED_ENV, CheckFailure, Exercise, Mistake, check, run_check
 from .experiments import needs
 from . import exercises  # noqa: F401  (registers every exercise)
 
-__all__ = ["check", "needs", "CheckFailure", "EXERCISES", "Exercise", "Mistake", "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]
+__all__ = ["check", "run_check", "needs", "CheckFailure", "EXERCISES", "Exercise", "Mistake", "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]
