@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,22 +92,44 @@ print(json.dumps({
 '''
 
 
+RUN_PROBE = """
+import json, subprocess, sys
+sys.path.insert(0, {repo!r})
+from grading.pipeline.sandbox import Sandbox, sandbox_env
+sandbox = Sandbox()
+workdir = sandbox.workdir()
+(workdir / "probe.py").write_text({probe!r})
+done = subprocess.run(sandbox.command([sys.executable, str(workdir / "probe.py")], workdir, hide=[{course!r}]),
+                      capture_output=True, text=True, timeout=120, env=sandbox_env(workdir))
+print(json.dumps({{"workdir": str(workdir), "owner": workdir.stat().st_uid, "code": done.returncode,
+                  "out": done.stdout, "err": done.stderr}}))
+"""
+
+NON_ROOT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+
+
 @needs_sandbox
-def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch):
+@pytest.mark.parametrize("grader", ["as is", "non-root"])
+def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, grader):
+    """'non-root' runs the grader in a user namespace as uid 1000: the sandbox then builds its own user
+    namespace instead of switching to another user id."""
+    if grader == "non-root" and (os.geteuid() != 0 or not shutil.which("unshare")):
+        pytest.skip("simulating a non-root grader needs root and unshare(1)")
     course = tmp_path / "course"
     (course / "source").mkdir(parents=True)
     (course / "gradebook.db").write_text("grades")
     monkeypatch.setenv("LABLIB_HIDDEN_SEED", "424242")  # in the grader's environment, never in the sandbox's
-    sandbox = Sandbox()
-    workdir = sandbox.workdir()
+    probe = (f"SOLUTIONS, GRADING, COURSE, REPO = {str(REPO / 'solutions')!r}, "
+             f"{str(REPO / 'grading')!r}, {str(course)!r}, {str(REPO)!r}\n" + PROBE)
+    runner = RUN_PROBE.format(repo=str(REPO), probe=probe, course=str(course))
+    prefix = NON_ROOT if grader == "non-root" else []
+    ran = subprocess.run([*prefix, sys.executable, "-c", runner], capture_output=True, text=True, timeout=180)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    workdir = Path(result["workdir"])
     try:
-        script = workdir / "probe.py"
-        script.write_text(f"SOLUTIONS, GRADING, COURSE, REPO = {str(REPO / 'solutions')!r}, "
-                          f"{str(REPO / 'grading')!r}, {str(course)!r}, {str(REPO)!r}\n" + PROBE)
-        done = subprocess.run(sandbox.command([sys.executable, str(script)], workdir, hide=[course]),
-                              capture_output=True, text=True, timeout=120, env=sandbox_env(workdir))
-        assert done.returncode == 0, done.stderr
-        seen = json.loads(done.stdout)
+        assert result["code"] == 0, result["err"]
+        seen = json.loads(result["out"])
         assert seen["solutions"] == seen["grading"] == "[]"               # empty, read-only stand-ins
         assert seen["course"] in ("[]", "DENIED FileNotFoundError")        # (gone with /tmp when it lies there)
         assert seen["lablib"] == "True" and seen["numpy"] == "2.0"
@@ -113,8 +137,10 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch):
         assert seen["tcp"].startswith("DENIED") and seen["dns"].startswith("DENIED")
         assert seen["processes"] == "['1']" and seen["pid"] == 1 and seen["cwd"] == str(workdir)
         assert seen["secret"] is None
-        if os.geteuid() == 0:
-            assert seen["uid"] == 65534
+        if grader == "non-root":
+            assert seen["uid"] == 1000                                     # in its own user namespace
+        elif os.geteuid() == 0:
+            assert seen["uid"] == result["owner"] and seen["uid"] >= 200_000   # a fresh user id
         assert (workdir / "mine.txt").read_text() == "ok"     # its own directory is its only output
         assert not (REPO / "lablib" / "evil.py").exists()
     finally:

@@ -74,8 +74,9 @@ class Course:
             cd.db_url = self.db_url
         cfg.RebuildFromSource.source_root = str(self.root / cd.source_directory)
         cfg.RebuildFromSource.release_root = str(self.root / cd.release_directory)
-        if self.timeout is not None:
+        if self.timeout is not None:  # a call of a student's function gets no longer than a cell
             cfg.GradingExecute.timeout = self.timeout
+            cfg.TrustedVerdict.call_timeout = min(float(self.timeout), cfg.TrustedVerdict.call_timeout)
         if self.budget is not None:
             cfg.GradingExecute.notebook_budget = self.budget
         if self.hidden_seed is not None:
@@ -146,6 +147,7 @@ def autograde(course: Course, lab: str, students: list[str] | None = None, progr
     from tqdm.auto import tqdm
 
     api = _api(course)
+    _require_sandbox(course)
     students = submitted_students(course, lab) if students is None else students
     results = {}
     bar = tqdm(students, desc=f"autograding {lab}", unit="submission", disable=not progress)
@@ -160,6 +162,18 @@ def autograde(course: Course, lab: str, students: list[str] | None = None, progr
                             "error": "" if result["success"] else
                             "\n".join(filter(None, [result.get("log"), result.get("error")]))}
     return results
+
+
+def _require_sandbox(course: Course) -> None:
+    """Refuse to run student code unsandboxed by accident (every kernel would die at start, less clearly)."""
+    from .sandbox import Sandbox, available
+
+    if Sandbox(config=course.config()).enabled and available() is not None:
+        raise PipelineError(
+            f"the grading sandbox does not work on this machine: {available()}. Grade as root or where "
+            "unprivileged user namespaces are allowed (e.g. sysctl kernel.unprivileged_userns_clone=1, or "
+            "kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu), or in a container per submission "
+            "(grading/README.md). c.Sandbox.enabled = False runs student code unprotected.")
 
 
 def feedback(course: Course, lab: str, students: list[str], progress: bool = True) -> dict:

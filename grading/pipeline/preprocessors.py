@@ -41,7 +41,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .rebuild import rebuild
 from .tamper import report_markdown, scan_notebook
-from .sandbox import NOBODY, Sandbox, prepare_workdir, sandbox_env
+from .sandbox import Sandbox, prepare_workdir, sandbox_env
 
 METADATA_KEY = "lablib_grading"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -121,8 +121,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.env: dict = {}
 
     def format_kernel_cmd(self, extra_arguments=None):
-        if os.geteuid() == 0:  # written by the grader just before; the kernel runs as nobody
-            os.chown(self.connection_file, NOBODY, NOBODY)
+        owner = self.workdir.stat()  # the file was written by the grader just before; the kernel runs as the owner
+        os.chown(self.connection_file, owner.st_uid, owner.st_gid)
         return self.sandbox.command(super().format_kernel_cmd(extra_arguments), self.workdir, hide=self.hide)
 
     async def _async_pre_start_kernel(self, **kwargs):

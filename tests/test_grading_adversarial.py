@@ -1,0 +1,260 @@
+"""An adversarial corpus through the whole grading pipeline (tests/adversarial/corpus.py).
+
+Every submission of the corpus is a wrong or partial solution combined with one attack on the grader (forged
+passes in the kernel, escapes from the sandbox, tampered notebooks, processes that hang, die or explode), or a
+correct solution written in an unusual way. Each lab is graded once, in one course run (a module fixture per
+lab) together with two honest students, and then:
+
+* every exercise earns what the corpus says (the wrong part 0, the untouched correct exercises full points) and
+  the expected flags are raised (``unconfirmed_pass`` where the kernel was made to report a pass);
+* the honest students get full marks, nobody's row is lost (report and gradebook);
+* no file an attack aimed at appeared outside the work directory, no submission was changed, the test's TCP
+  listener saw no connection, and no feedback file contains the hidden seed.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.util
+import json
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading.pipeline.driver import Course, run
+from tests.adversarial.corpus import FORBIDDEN_FILES, HONEST, LAB1, LAB2, LAB3, SUBMISSIONS
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = "27182818"
+LABS = (LAB1, LAB2, LAB3)
+
+_spec = importlib.util.spec_from_file_location("make_sample_class",
+                                               REPO / "grading" / "sample_class" / "make_sample_class.py")
+make_sample_class = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_sample_class)
+by_id = make_sample_class.by_id
+
+
+def notebook_name(lab: str) -> str:
+    return lab.split("-")[0] + ".ipynb"
+
+
+def exercise_points(lab: str) -> dict:
+    """exercise -> automatic points (public + hidden test cells), read from the source notebook."""
+    nb = nbformat.read(REPO / "solutions" / lab / notebook_name(lab), as_version=4)
+    points = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            name = meta["grade_id"].removeprefix("test_").removesuffix("_hidden")
+            points[name] = points.get(name, 0) + meta["points"]
+    return points
+
+
+def max_score(lab: str) -> float:
+    nb = nbformat.read(REPO / "solutions" / lab / notebook_name(lab), as_version=4)
+    return sum(c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
+
+
+# -- structural edits of a submitted notebook ----------------------------------------------------------------
+
+def delete_f_tests(nb):
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in ("test_f", "test_f_hidden")]
+
+
+def swap_f_df_ids(nb):
+    f, df = by_id(nb, "f"), by_id(nb, "df")
+    f.metadata["nbgrader"]["grade_id"], df.metadata["nbgrader"]["grade_id"] = "df", "f"
+
+
+def retag_softmax_tests(nb):
+    public = by_id(nb, "test_softmax_cross_entropy")
+    public.metadata["nbgrader"]["grade_id"] = "test_softmax_renamed"
+    public.source = "print('softmax_cross_entropy: all checks passed')"
+    hidden = by_id(nb, "test_softmax_cross_entropy_hidden")
+    del hidden.metadata["nbgrader"]
+    hidden.cell_type = "markdown"
+    hidden.pop("outputs"), hidden.pop("execution_count")
+
+
+def inflate_minibatches_points(nb):
+    by_id(nb, "test_minibatches").metadata["nbgrader"]["points"] = 100
+    by_id(nb, "test_minibatches_hidden").metadata["nbgrader"].update(grade=False, points=0)
+    by_id(nb, "minibatches").metadata["nbgrader"].update(grade=True, points=50, locked=False)
+    for cell in nb.cells:
+        cell.metadata.get("nbgrader", {}).pop("locked", None)
+
+
+EDITS = {f.__name__: f for f in (delete_f_tests, swap_f_df_ids, retag_softmax_tests, inflate_minibatches_points)}
+
+
+# -- the course runs --------------------------------------------------------------------------------------------
+
+class Listener:
+    """A TCP server on 127.0.0.1 that records every connection (the sandbox has no network: there must be none)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.5)
+        self.port, self.connections, self.stop = self.sock.getsockname()[1], [], False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop:
+            try:
+                conn, addr = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    self.connections.append((addr, conn.recv(100)))
+                except OSError:
+                    self.connections.append((addr, b""))
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def listener():
+    server = Listener()
+    yield server
+    server.close()
+
+
+def fill(text: str, **values) -> str:
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    return text
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, listener):
+    """lab -> the result of one course run of that lab's corpus and the honest students (made on first use)."""
+
+    @functools.cache
+    def grade(lab: str) -> dict:
+        import time
+
+        work = tmp_path_factory.mktemp(lab).resolve()
+        token = uuid.uuid4().hex
+        corpus = [s for s in SUBMISSIONS if s.lab == lab]
+        students = sorted([*HONEST, *(s.student for s in corpus)])
+        roster = work / "roster.csv"
+        with open(roster, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["id", "first_name", "last_name", "email"])
+            writer.writerows([sid, sid, "Adversary", f"{sid}@example.org"] for sid in students)
+        course = Course.in_directory(work, roster=roster, link_labs=False, timeout=5, budget=60, hidden_seed=SEED)
+        name = notebook_name(lab)
+        released = nbformat.read(REPO / "labs" / lab / name, as_version=4)
+        solution = make_sample_class.solution_answers(nbformat.read(REPO / "solutions" / lab / name, as_version=4))
+        values = dict(WORK=work, REPO=REPO, TOKEN=token, PORT=listener.port, LAB=lab, NB=name)
+        written = {}
+        for student in students:
+            sub = next((s for s in corpus if s.student == student), None)
+            nb = nbformat.from_dict(json.loads(json.dumps(released)))
+            for grade_id, answer in {**solution, **(sub.answers if sub else {})}.items():
+                by_id(nb, grade_id).source = fill(answer, ME=student, **values)
+            if sub and sub.edit:
+                EDITS[sub.edit](nb)
+            folder = course.path("submitted") / student / lab
+            folder.mkdir(parents=True)
+            (folder / name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            (folder / "timestamp.txt").write_text("2026-10-05 10:00:00 UTC\n")
+            written[student] = (folder / name).read_bytes()
+        start = time.perf_counter()
+        report = run(course, lab, progress=False)
+        seconds = time.perf_counter() - start
+        print(f"\n{lab}: {len(students)} submissions graded in {seconds:.0f} s")
+        escaped = []
+        for student in students:
+            for pattern in FORBIDDEN_FILES:
+                path = Path(fill(pattern, ME=student, **values))
+                if path.exists():
+                    escaped.append(str(path))
+                    if not str(path).startswith(str(work)):
+                        path.unlink()          # keep the shared machine clean; the test fails anyway
+        changed = [s for s in students if (course.path("submitted") / s / lab / name).read_bytes() != written[s]]
+        return dict(course=course, report=report, students=students, escaped=escaped, changed=changed,
+                    seconds=seconds)
+
+    return grade
+
+
+CASES = [pytest.param(s, id=s.student) for s in SUBMISSIONS]
+
+
+@pytest.mark.parametrize("sub", CASES)
+def test_scores_and_flags(graded, sub):
+    result = graded(sub.lab)
+    row = result["report"].row(sub.student)
+    points = exercise_points(sub.lab)
+    assert set(sub.zero) <= set(points), "a typo in the corpus"
+    expected = {name: (0 if name in sub.zero else full) for name, full in points.items()}
+    got = {name: row[name] for name in points}
+    assert got == expected, f"{sub.attack}: {row['flags']} | {row['notes']}"
+    assert row["score"] == sum(expected.values()), row["notes"]
+    assert row["max_score"] == max_score(sub.lab)            # tampered points change nothing
+    flags = set(filter(None, row["flags"].split(";")))
+    assert sub.flags <= flags, f"missing {sub.flags - flags}; notes: {row['notes']}"
+    assert not (sub.forbidden_flags & flags), row["notes"]
+    assert "failed_autograde" not in flags, row["notes"]
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_honest_students_are_unaffected(graded, lab):
+    report = graded(lab)["report"]
+    full = sum(exercise_points(lab).values())
+    for student in HONEST:
+        row = report.row(student)
+        assert row["score"] == full, (student, row["flags"], row["notes"])
+        assert not {"unconfirmed_pass", "kernel_disagrees", "timeout", "sandbox_died", "kernel_died",
+                    "tamper_suspect", "failed_autograde"} & set(row["flags"].split(";")), (student, row["notes"])
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_nobody_is_lost(graded, lab):
+    from nbgrader.api import Gradebook
+
+    result = graded(lab)
+    report, course = result["report"], result["course"]
+    assert [r["student"] for r in report.rows] == result["students"]
+    assert all(report.per_submission[s]["success"] for s in result["students"]), \
+        {s: d.get("error", "")[-300:] for s, d in report.per_submission.items() if not d["success"]}
+    with Gradebook(course.gradebook_url()) as gb:
+        for student in result["students"]:
+            gb.find_submission(lab, student)           # raises MissingEntry if lost
+    feedback = course.path("feedback")
+    assert sorted(p.parent.parent.name for p in feedback.glob(f"*/{lab}/*.html")) == result["students"]
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_no_file_escaped_and_no_submission_changed(graded, lab):
+    result = graded(lab)
+    assert result["escaped"] == [], "files written outside the sandbox"
+    assert result["changed"] == [], "submissions changed while grading"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_no_feedback_contains_the_hidden_seed(graded, lab):
+    course = graded(lab)["course"]
+    files = list(course.path("feedback").rglob("*.html"))
+    assert files
+    assert [str(p) for p in files if SEED in p.read_text(encoding="utf-8", errors="replace")] == []
+
+
+def test_no_network_connection_reached_the_grader(graded, listener):
+    for lab in LABS:
+        graded(lab)
+    assert listener.connections == []
