@@ -49,6 +49,7 @@ __all__ = [
     "schedule_explorer",
     "activation_explorer",
     "dropout_explorer",
+    "comparison_explorer",
     "OPTIMIZER_STEPS",
     "ACTIVATION_FUNCTIONS",
 ]
@@ -609,3 +610,60 @@ def dropout_explorer(*, rate=0.5, seed=0, index=0, dropout_forward=None):
                 f"{data['image'].mean():.4f}, mean output {data['out'].mean():.4f} (E[out] = x)")
 
     return Explorer(controls, compute, draw, figsize=(12, 3), ncols=4)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 8. Methods compared over seeds (e.g. transfer learning vs training from scratch)
+
+
+def comparison_explorer(results, methods, *, name="n_per_class", label="labelled images per class", value=None,
+                        ylabel="test accuracy"):
+    """Several methods' scores over seeds, for each value of one setting (a slider over its values).
+
+    results: {setting value: array (n_seeds, n_methods)} with one column per entry of ``methods``.
+    Panels: at the chosen value, each seed's score per method (dots) and the mean (bar); the means over all
+    values, the chosen one marked (log x axis when the values are positive numbers). Control: ``name``.
+    data: {method: the seeds' scores at the chosen value}. The caption gives each method's mean.
+    """
+    methods = tuple(methods)
+    if not isinstance(results, dict) or not results:
+        raise ValueError(f"results must be a non-empty dict {{{name}: array (n_seeds, n_methods)}}, got "
+                         f"{type(results).__name__}")
+    table = {}
+    for key, scores in results.items():
+        scores = as_float_array(scores, f"results[{key!r}]", ndim=2)
+        if scores.shape[1] != len(methods):
+            raise ValueError(f"results[{key!r}] must have one column per method ({len(methods)}), got shape "
+                             f"{scores.shape}")
+        table[key] = scores
+    options = list(table)
+    value = options[len(options) // 2] if value is None else value
+    if value not in table:
+        raise ValueError(f"value must be one of {options}, got {value!r}")
+    means = np.array([table[key].mean(axis=0) for key in options])
+    numeric = all(isinstance(key, (int, float)) and key > 0 for key in options)
+    slider = widgets.SelectionSlider(options=options, value=value, description=label, continuous_update=False,
+                                     style=_STYLE)
+
+    def compute(**values):
+        scores = table[values[name]]
+        return {method: scores[:, j] for j, method in enumerate(methods)}
+
+    def draw(axes, data, **values):
+        ax_seeds, ax_means = axes
+        for j, (method, scores) in enumerate(data.items()):
+            ax_seeds.bar(j, scores.mean(), color=f"C{j}", alpha=0.4)
+            ax_seeds.plot(np.full(len(scores), j), scores, "o", color=f"C{j}")
+            ax_means.plot(options if numeric else range(len(options)), means[:, j], marker="o", color=f"C{j}",
+                          label=method)
+        ax_seeds.set(xticks=range(len(methods)), xticklabels=methods, ylabel=ylabel,
+                     title=f"{label}: {values[name]} ({len(next(iter(data.values())))} seeds)")
+        ax_means.axvline(values[name] if numeric else options.index(values[name]), color="grey", ls="--")
+        if numeric:
+            ax_means.set(xscale="log")
+        ax_means.set(xticks=options if numeric else range(len(options)), xticklabels=options, xlabel=label,
+                     ylabel=f"mean {ylabel}")
+        ax_means.legend(loc="best", fontsize="small")
+        return ", ".join(f"{method} {scores.mean():.1%}" for method, scores in data.items())
+
+    return Explorer({name: slider}, compute, draw, figsize=(11, 3.8), ncols=2)

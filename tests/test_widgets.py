@@ -514,3 +514,27 @@ def test_an_explorer_in_a_notebook_is_driven_from_a_later_cell():
     assert [out.get("name") for cell in nb.cells for out in cell.outputs if out.output_type == "stream"] == ["stdout"]
     # lr = 0.25 on x^2: x_t = 0.5^t exactly, so x_20 = 2^-20
     assert printed[0].text == f"{2.0 ** -20!r} None True\n"
+
+
+def test_comparison_explorer_shows_each_seed_and_the_means():
+    rng = np.random.default_rng(0)
+    results = {n: rng.uniform(0.5, 1.0, size=(5, 3)) for n in (1, 2, 5, 10)}
+    ex = W.comparison_explorer(results, ("scratch", "frozen", "fine-tuned"), value=5)
+    assert list(ex.data) == ["scratch", "frozen", "fine-tuned"]
+    np.testing.assert_array_equal(ex.data["frozen"], results[5][:, 1])
+    ex.controls["n_per_class"].value = 1
+    np.testing.assert_array_equal(ex.data["fine-tuned"], results[1][:, 2])
+    assert ex.caption == ", ".join(f"{m} {results[1][:, j].mean():.1%}"
+                                   for j, m in enumerate(("scratch", "frozen", "fine-tuned")))
+    assert ex.image.value[:4] == b"\x89PNG"
+
+
+def test_comparison_explorer_bad_arguments():
+    with pytest.raises(ValueError, match="results must be a non-empty dict"):
+        W.comparison_explorer({}, ("a",))
+    with pytest.raises(ValueError, match=r"results\[1\] must have one column per method"):
+        W.comparison_explorer({1: np.ones((3, 2))}, ("a", "b", "c"))
+    with pytest.raises(ValueError, match="value must be one of"):
+        W.comparison_explorer({1: np.ones((3, 1))}, ("a",), value=7)
+    with pytest.raises(ValueError, match="results"):
+        W.comparison_explorer({1: np.full((3, 1), np.nan)}, ("a",))
