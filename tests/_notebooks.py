@@ -2,6 +2,7 @@
 explorers (they move a control from Python and print what the explorer then holds)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbclient
@@ -30,6 +31,13 @@ def code_cells(nb):
 
 def text_of(cell, stream="stdout") -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == stream)
+
+
+def probed(nb, tag: str) -> dict:
+    """The JSON a probe cell printed after ``tag`` (printed exactly once)."""
+    lines = [line for c in code_cells(nb) for line in text_of(c).splitlines() if line.startswith(tag + " ")]
+    assert len(lines) == 1, f"{tag} printed {len(lines)} times"
+    return json.loads(lines[0][len(tag) + 1:])
 
 
 def assert_no_error_and_nothing_on_stderr(nb):

@@ -2,7 +2,6 @@
 and its two explorers, driven from Python like a slider move, show what lablib computes for the new values."""
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -14,7 +13,7 @@ from _notebooks import (
     assert_plot_cells_draw,
     code_cells,
     execute,
-    text_of,
+    probed,
 )
 
 from lablib import landscapes, optim
@@ -44,12 +43,6 @@ def executed():
     return execute(NOTEBOOK, [("\nbatch_explorer", BATCH_PROBE), ("\npaths_explorer", PATHS_PROBE)])
 
 
-def _probe(nb, tag: str) -> dict:
-    lines = [line for c in code_cells(nb) for line in text_of(c).splitlines() if line.startswith(tag + " ")]
-    assert len(lines) == 1, f"{tag} printed {len(lines)} times"
-    return json.loads(lines[0][len(tag) + 1:])
-
-
 def test_no_error_and_nothing_on_stderr(executed):
     assert_no_error_and_nothing_on_stderr(executed)
 
@@ -70,7 +63,7 @@ def test_explorers_are_displayed(executed):
 
 
 def test_batch_explorer_with_the_students_minibatches_matches_lablib(executed):
-    shown = _probe(executed, "BATCH_PROBE")
+    shown = probed(executed, "BATCH_PROBE")
     values = shown["values"]
     assert values["batch_size"] == 7
     assert shown["steps_per_epoch"] == math.ceil(100 / 7)
@@ -88,7 +81,7 @@ def _lablib_path(step, x0, n_steps, grad, **hparams):
 
 
 def test_paths_explorer_with_the_students_rules_matches_lablib(executed):
-    shown = _probe(executed, "PATHS_PROBE")
+    shown = probed(executed, "PATHS_PROBE")
     values = shown["values"]
     lr, beta = values["lr"], values["beta"]
     assert beta == 0.5

@@ -3,7 +3,6 @@ its schedule explorer, driven from Python like a slider move, shows what lablib 
 the student's schedules set the learning rates of the Fashion-MNIST runs as the closed forms and Keras' rule say."""
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
@@ -15,6 +14,7 @@ from _notebooks import (
     assert_plot_cells_draw,
     code_cells,
     execute,
+    probed,
     text_of,
 )
 
@@ -44,12 +44,6 @@ TRAINING_CELL_END = '        ax.legend(fontsize="small")\n    plt.show()'
 @pytest.fixture(scope="module")
 def executed():
     return execute(NOTEBOOK, [("\nlr_explorer", EXPLORER_PROBE), (TRAINING_CELL_END, TRAINING_PROBE)])
-
-
-def _probe(nb, tag: str) -> dict:
-    lines = [line for c in code_cells(nb) for line in text_of(c).splitlines() if line.startswith(tag + " ")]
-    assert len(lines) == 1, f"{tag} printed {len(lines)} times"
-    return json.loads(lines[0][len(tag) + 1:])
 
 
 def test_no_error_and_nothing_on_stderr(executed):
@@ -87,7 +81,7 @@ def test_explorer_is_displayed(executed):
 
 
 def test_explorer_with_the_students_schedules_matches_lablib(executed):
-    shown = _probe(executed, "EXPLORER_PROBE")
+    shown = probed(executed, "EXPLORER_PROBE")
     lr0, s, c = (shown["values"][name] for name in ("lr0", "s", "c"))
     assert (lr0, s, c) == pytest.approx((0.05, 50.0, 2.0), rel=1e-12)
     t = np.arange(1001.0)
@@ -100,7 +94,7 @@ def test_explorer_with_the_students_schedules_matches_lablib(executed):
 
 
 def test_the_students_schedules_drive_the_training_runs(executed):
-    shown = _probe(executed, "TRAINING_PROBE")
+    shown = probed(executed, "TRAINING_PROBE")
     assert sorted(shown) == ["constant", "exponential", "performance", "power"]
     epochs, steps_per_epoch = 15, 47  # ceil(3000 / 64)
     steps = np.arange(epochs * steps_per_epoch, dtype=float)

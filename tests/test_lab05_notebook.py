@@ -2,7 +2,6 @@
 and its activation explorer, driven from Python like a slider move, shows what lablib computes for the new values."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from _notebooks import (
     assert_plot_cells_draw,
     code_cells,
     execute,
+    probed,
     text_of,
 )
 
@@ -39,12 +39,8 @@ print("ACTIVATION_PROBE " + json.dumps(shown))
 
 
 @pytest.fixture(scope="module")
-def executed():
-    # One BLAS thread in the kernel: the notebook's matrices are small, and on a busy shared machine OpenBLAS'
-    # threads wait for each other (several times slower). The results do not depend on it.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OPENBLAS_NUM_THREADS", "1")
-        return execute(NOTEBOOK, [("\nactivations_explorer", PROBE)])
+def executed():  # (one BLAS thread in the kernel, as everywhere in the tests: conftest.py)
+    return execute(NOTEBOOK, [("\nactivations_explorer", PROBE)])
 
 
 def test_no_error_and_nothing_on_stderr(executed):
@@ -65,10 +61,7 @@ def test_explorer_is_displayed(executed):
 
 
 def test_activation_explorer_with_the_students_functions_matches_lablib(executed):
-    lines = [line for c in code_cells(executed) for line in text_of(c).splitlines()
-             if line.startswith("ACTIVATION_PROBE ")]
-    assert len(lines) == 1
-    shown = json.loads(lines[0][len("ACTIVATION_PROBE "):])
+    shown = probed(executed, "ACTIVATION_PROBE")
     x = np.linspace(-4.0, 4.0, 401)  # the explorer's default x_range, 401 points
     expected = {
         "leaky_relu": (nn.leaky_relu(x, alpha=0.35), nn.leaky_relu_derivative(x, alpha=0.35)),

@@ -3,7 +3,6 @@ the student's early stopping stops where lablib's EarlyStopping does, and the dr
 like a slider move, shows what lablib (and the dropout formula) give for the new values."""
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
@@ -15,6 +14,7 @@ from _notebooks import (
     assert_plot_cells_draw,
     code_cells,
     execute,
+    probed,
     text_of,
 )
 
@@ -81,10 +81,7 @@ def test_explorer_is_displayed(executed):
 
 
 def test_dropout_explorer_with_the_students_forward_matches_lablib(executed):
-    lines = [line for c in code_cells(executed) for line in text_of(c).splitlines()
-             if line.startswith("DROPOUT_PROBE ")]
-    assert len(lines) == 1
-    shown = json.loads(lines[0][len("DROPOUT_PROBE "):])
+    shown = probed(executed, "DROPOUT_PROBE")
     assert shown["values"] == {"rate": 0.3, "seed": 7, "index": 5}
     mask, out = np.array(shown["mask"]), np.array(shown["out"])
     reference = dropout_explorer(rate=0.3, seed=7, index=5)  # lablib's nn.dropout_forward

@@ -2,7 +2,6 @@
 and its explorer, driven from Python like a slider move, shows the accuracies lablib computes for the new value."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from _notebooks import (
     assert_plot_cells_draw,
     code_cells,
     execute,
-    text_of,
+    probed,
 )
 
 from lablib import data, mlp, optim
@@ -33,12 +32,6 @@ print("TRANSFER_PROBE " + json.dumps({"values": transfer_explorer.values(), "cap
 @pytest.fixture(scope="module")
 def executed():
     return execute(NOTEBOOK, [("\ntransfer_explorer", PROBE)])
-
-
-def _probe(nb, tag: str) -> dict:
-    lines = [line for c in code_cells(nb) for line in text_of(c).splitlines() if line.startswith(tag + " ")]
-    assert len(lines) == 1, f"{tag} printed {len(lines)} times"
-    return json.loads(lines[0][len(tag) + 1:])
 
 
 def test_no_error_and_nothing_on_stderr(executed):
@@ -91,7 +84,7 @@ def _lablib_few_shot_accuracies(n_per_class, seeds):
 
 
 def test_explorer_shows_the_accuracies_lablib_computes(executed):
-    shown = _probe(executed, "TRANSFER_PROBE")
+    shown = probed(executed, "TRANSFER_PROBE")
     assert shown["values"] == {"n_per_class": 1}
     assert list(shown["data"]) == ["scratch", "frozen", "fine-tuned"]
     expected = _lablib_few_shot_accuracies(1, range(5))
