@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def attempt(fn):
 print(json.dumps({
     "uid": os.getuid(), "pid": os.getpid(), "cwd": os.getcwd(),
     "solutions": attempt(lambda: os.listdir(SOLUTIONS)), "grading": attempt(lambda: os.listdir(GRADING)),
-    "course": attempt(lambda: os.listdir(COURSE)), "lablib": attempt(lambda: "lablib" in os.listdir(REPO)),
+    "course": attempt(lambda: os.listdir(COURSE)), "repo": attempt(lambda: sorted(os.listdir(REPO))),
+    "copies": [os.path.exists(path) for path in COPIES],
     "write_repo": attempt(lambda: open(os.path.join(REPO, "lablib", "evil.py"), "w")),
     "write_cwd": attempt(lambda: open("mine.txt", "w").write("ok")),
     "tcp": attempt(lambda: socket.create_connection(("127.0.0.1", 22), timeout=2)),
@@ -118,9 +120,15 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
     course = tmp_path / "course"
     (course / "source").mkdir(parents=True)
     (course / "gradebook.db").write_text("grades")
+    elsewhere = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    copies = [tmp_path / "old-course" / "solutions" / "lab01.ipynb", elsewhere / "solutions" / "lab01.ipynb"]
+    for copy in copies:
+        copy.parent.mkdir(parents=True)
+        copy.write_text("{}")
     monkeypatch.setenv("LABLIB_HIDDEN_SEED", "424242")  # in the grader's environment, never in the sandbox's
     probe = (f"SOLUTIONS, GRADING, COURSE, REPO = {str(REPO / 'solutions')!r}, "
-             f"{str(REPO / 'grading')!r}, {str(course)!r}, {str(REPO)!r}\n" + PROBE)
+             f"{str(REPO / 'grading')!r}, {str(course)!r}, {str(REPO)!r}\nCOPIES = {list(map(str, copies))!r}\n"
+             + PROBE)
     runner = RUN_PROBE.format(repo=str(REPO), probe=probe, course=str(course))
     prefix = NON_ROOT if grader == "non-root" else []
     ran = subprocess.run([*prefix, sys.executable, "-c", runner], capture_output=True, text=True, timeout=180)
@@ -130,9 +138,10 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
     try:
         assert result["code"] == 0, result["err"]
         seen = json.loads(result["out"])
-        assert seen["solutions"] == seen["grading"] == "[]"               # empty, read-only stand-ins
-        assert seen["course"] in ("[]", "DENIED FileNotFoundError")        # (gone with /tmp when it lies there)
-        assert seen["lablib"] == "True" and seen["numpy"] == "2.0"
+        gone = ("[]", "DENIED FileNotFoundError")   # an empty stand-in, or gone with a hidden parent directory
+        assert seen["solutions"] in gone and seen["grading"] in gone and seen["course"] in gone
+        assert seen["copies"] == [False, False]  # not the system's, so hidden: other copies of a course too
+        assert seen["repo"] == "['lablib']" and seen["numpy"] == "2.0"
         assert seen["write_repo"].startswith("DENIED") and seen["write_cwd"] == "2"
         assert seen["tcp"].startswith("DENIED") and seen["dns"].startswith("DENIED")
         assert seen["processes"] == "['1']" and seen["pid"] == 1 and seen["cwd"] == str(workdir)
@@ -144,7 +153,8 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
         assert (workdir / "mine.txt").read_text() == "ok"     # its own directory is its only output
         assert not (REPO / "lablib" / "evil.py").exists()
     finally:
-        subprocess.run(["rm", "-rf", str(workdir)])
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(elsewhere, ignore_errors=True)
 
 
 @needs_sandbox

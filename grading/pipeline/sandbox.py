@@ -5,11 +5,12 @@
 starts COMMAND (a Jupyter kernel, or the verdict harness) so that it
 
 * has **no network**: a new network namespace with no interface up (not even loopback);
-* sees a **read-only file system** in which the grader's files are replaced by empty directories: the course
-  directory (source notebooks with hidden tests, the gradebook, every submission, autograded and feedback
-  files), the repository's ``grading/``, ``solutions/``, ``tests/`` and ``.git``, home directories, ``/tmp``,
-  ``/run``; the Python installation and the repository's ``lablib/`` (what the notebooks import) stay readable,
-  and only its own work directory (and a small private ``/tmp``) is writable;
+* sees a **read-only file system** of the system's directories only (``/usr``, ``/etc``, ``/lib``, ...): every
+  other entry of ``/`` (``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``, ``/work``, ...) and the repository
+  are empty stand-ins, so no course directory, source notebook, gradebook, submission or other copy of the
+  course on the machine is visible; the Python installation and the repository's ``lablib/`` (what the
+  notebooks import) are put back read-only, and only its own work directory (and a small private ``/tmp``)
+  is writable;
 * cannot see or signal other processes (a new PID namespace with its own ``/proc``) and dies with its launcher;
 * runs **unprivileged**: as a fresh user id of its own when the grader is root, otherwise in a user namespace that keeps no
   capability; ``no_new_privs`` is set;
@@ -57,8 +58,16 @@ NOBODY = 65534
 FIRST_UID, UID_RANGE = 200_000, 1_000_000  # user ids of sandboxes (no account has them)
 
 # Directories a student's code never needs; the course directory and the repository's private parts are added.
-HIDDEN_SYSTEM = ("/root", "/home", "/tmp", "/var/tmp", "/dev/shm", "/run", "/mnt", "/media", "/srv")
-HIDDEN_IN_REPO = ("grading", "solutions", "tests", ".git", "output", "bench")
+# Of the root directory's entries, the sandbox sees the system's (programs, libraries, configuration, devices);
+# every other one is an empty stand-in (/home, /root, /tmp, /var, /opt, /srv, /work, ...: wherever a course,
+# another copy of it or a grader's file may be), and so is the repository. Put back, read-only: the Python
+# installation and lablib/ (what the notebooks import), and the sandbox's own work directory, writable.
+SYSTEM_DIRS = frozenset({"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "sys"})
+SHADOWED = ("/dev/shm",)
+
+
+def _hidden_by_default() -> list[str]:
+    return [str(entry) for entry in Path("/").iterdir() if entry.name not in SYSTEM_DIRS] + [*SHADOWED, str(REPO)]
 
 
 class Sandbox(Configurable):
@@ -76,9 +85,8 @@ class Sandbox(Configurable):
     def policy(self, workdir: Path, hide=()) -> dict:
         return {
             "workdir": str(workdir),
-            "hide": sorted({*HIDDEN_SYSTEM, *(str(REPO / d) for d in HIDDEN_IN_REPO), *self.hide,
-                            *map(str, hide)}),
-            "keep": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, str(REPO)}),
+            "hide": sorted({*_hidden_by_default(), *self.hide, *map(str, hide)}),
+            "keep": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, str(REPO / "lablib")}),
             "cpu_seconds": self.cpu_seconds, "memory_bytes": self.memory_mb << 20,
             "max_processes": self.max_processes, "max_file_bytes": self.max_file_mb << 20,
             "tmp_bytes": self.tmp_mb << 20,
@@ -218,23 +226,25 @@ def _build_view(policy: dict) -> None:
             trees[path] = _syscall(SYS_OPEN_TREE, AT_FDCWD, path.encode(),
                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE, what=f"open_tree {path}")
     _set_readonly(trees[workdir], b"", AT_EMPTY_PATH, False)
-    hidden = [h for h in policy["hide"] if os.path.lexists(h)]
+    keep = [*trees]
+    hidden = [h for h in policy["hide"] if os.path.lexists(h) and not os.path.islink(h)]
+    # a hidden path inside another is already hidden, unless a kept path between them brings it back
+    hidden = [h for h in hidden if not any(
+        a != h and _inside(h, a) and not any(_inside(h, k) and _inside(k, a) for k in keep) for a in hidden)]
     for path in sorted(hidden, key=lambda p: p.count("/")):
-        if os.path.islink(path) or not os.path.lexists(path):  # a link, or already hidden with its parent
-            continue
         if not os.path.isdir(path):
             _mount("/dev/null", path, None, MS_BIND)
             continue
         size, mode = (policy["tmp_bytes"], "1777") if path == "/tmp" else (1 << 20, "0755")
         _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
         deeper = [h for h in hidden if h != path and _inside(h, path)]
-        for keep, fd in trees.items():
+        for kept, fd in trees.items():
             # put back what lies in this hidden directory (unless it lies in a deeper hidden one: done there)
-            if _inside(keep, path) and keep != path and not any(_inside(keep, d) for d in deeper):
-                os.makedirs(keep, exist_ok=True)
-                _syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, keep.encode(), MOVE_MOUNT_F_EMPTY_PATH,
-                         what=f"move_mount {keep}")
-                trees[keep] = -1
+            if fd >= 0 and _inside(kept, path) and kept != path and not any(_inside(kept, d) for d in deeper):
+                os.makedirs(kept, exist_ok=True)
+                _syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, kept.encode(), MOVE_MOUNT_F_EMPTY_PATH,
+                         what=f"move_mount {kept}")
+                trees[kept] = -1
         if path != "/tmp":
             _mount("tmpfs", path, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
     if trees[workdir] >= 0:  # not under a hidden directory: attach its writable clone on top of it
