@@ -141,7 +141,9 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
         gone = ("[]", "DENIED FileNotFoundError")   # an empty stand-in, or gone with a hidden parent directory
         assert seen["solutions"] in gone and seen["grading"] in gone and seen["course"] in gone
         assert seen["copies"] == [False, False]  # not the system's, so hidden: other copies of a course too
-        assert seen["repo"] == "['lablib']" and seen["numpy"] == "2.0"
+        venv = Path(sys.prefix).resolve()
+        shown = ["lablib", *([venv.relative_to(REPO).parts[0]] if venv.is_relative_to(REPO) else [])]
+        assert seen["repo"] == repr(sorted(shown)) and seen["numpy"] == "2.0"   # the repository: lablib (+ .venv)
         assert seen["write_repo"].startswith("DENIED") and seen["write_cwd"] == "2"
         assert seen["tcp"].startswith("DENIED") and seen["dns"].startswith("DENIED")
         assert seen["processes"] == "['1']" and seen["pid"] == 1 and seen["cwd"] == str(workdir)
