@@ -463,6 +463,9 @@ class TrustedVerdict(NbGraderPreprocessor):
     hide = List(Unicode(), help="Paths the sandbox must not see (the course directory).").tag(config=True)
 
     def preprocess(self, nb, resources):
+        if not self.hidden_seed.strip().isdigit():
+            raise ValueError("c.TrustedVerdict.hidden_seed must be the course's secret seed (a non-negative integer; "
+                             "grading/nbgrader_config.py sets it from grading/.secrets/hidden_seed)")
         started = time.monotonic()
         verdicts = notebook_verdicts(nb, seed=int(self.hidden_seed), sandbox=Sandbox(parent=self), hide=self.hide,
                                      call_timeout=self.call_timeout, budget=self.budget)
