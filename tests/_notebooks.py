@@ -25,6 +25,22 @@ def execute(path: Path, probes=()):
     return nb
 
 
+def source_notebook(lab: str) -> Path:
+    """solutions/<lab>/<labNN>.ipynb, e.g. lab01-gradient-descent -> solutions/lab01-gradient-descent/lab01.ipynb."""
+    return REPO / "solutions" / lab / (lab.split("-")[0] + ".ipynb")
+
+
+def exercise_points(lab: str) -> dict:
+    """exercise -> automatic points (its public + hidden test cells), read from the source notebook."""
+    points = {}
+    for cell in nbformat.read(source_notebook(lab), as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            name = meta["grade_id"].removeprefix("test_").removesuffix("_hidden")
+            points[name] = points.get(name, 0) + meta["points"]
+    return points
+
+
 def code_cells(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
 

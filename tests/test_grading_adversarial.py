@@ -27,6 +27,7 @@ import pytest
 
 from grading.pipeline.driver import Course, run
 from tests.adversarial.corpus import FORBIDDEN_FILES, HONEST, LAB1, LAB2, LAB3, SUBMISSIONS
+from _notebooks import exercise_points, source_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = "27182818"
@@ -43,20 +44,8 @@ def notebook_name(lab: str) -> str:
     return lab.split("-")[0] + ".ipynb"
 
 
-def exercise_points(lab: str) -> dict:
-    """exercise -> automatic points (public + hidden test cells), read from the source notebook."""
-    nb = nbformat.read(REPO / "solutions" / lab / notebook_name(lab), as_version=4)
-    points = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            name = meta["grade_id"].removeprefix("test_").removesuffix("_hidden")
-            points[name] = points.get(name, 0) + meta["points"]
-    return points
-
-
 def max_score(lab: str) -> float:
-    nb = nbformat.read(REPO / "solutions" / lab / notebook_name(lab), as_version=4)
+    nb = nbformat.read(source_notebook(lab), as_version=4)
     return sum(c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
 
 

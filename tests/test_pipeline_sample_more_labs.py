@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from grading.pipeline.driver import Course, run
+from _notebooks import exercise_points
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "grading" / "sample_class"
@@ -27,18 +28,6 @@ BEN = {
     "lab06-overfitting": ("early_stopping_step", "stops one epoch late"),
     "lab07-transfer-learning": ("split_tasks", "positive class swapped"),
 }
-
-
-def exercise_points(lab: str) -> dict:
-    """exercise -> automatic points (public + hidden test cells), from the source notebook."""
-    nb = nbformat.read(REPO / "solutions" / lab / (lab.split("-")[0] + ".ipynb"), as_version=4)
-    points = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            name = meta["grade_id"].removeprefix("test_").removesuffix("_hidden")
-            points[name] = points.get(name, 0) + meta["points"]
-    return points
 
 
 def test_the_sample_labs_are_the_ones_tested_here():
