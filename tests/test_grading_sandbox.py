@@ -178,6 +178,39 @@ def test_sandbox_limits_memory_and_dies_with_its_launcher(tmp_path):
         subprocess.run(["rm", "-rf", str(workdir)])
 
 
+CGROUPS = os.geteuid() == 0 and Path("/sys/fs/cgroup/memory/cgroup.procs").exists()
+
+MEMORY_HOGS = """
+import os, time
+import numpy as np
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        hog = np.ones((600 << 20) // 8)   # 600 MiB, touched: under the per-process limit of 1 GiB
+        time.sleep(3)
+        os._exit(0)
+    children.append(pid)
+print([os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children])
+"""
+
+
+@needs_sandbox
+@pytest.mark.skipif(not CGROUPS, reason="one memory limit for a whole sandbox needs root and cgroup v1's memory "
+                                        "hierarchy")
+def test_the_processes_of_a_sandbox_share_one_memory_limit():
+    sandbox = Sandbox(memory_mb=1024)
+    workdir = sandbox.workdir()
+    try:
+        launcher = subprocess.Popen(sandbox.command([sys.executable, "-c", MEMORY_HOGS], workdir),
+                                    stdout=subprocess.PIPE, text=True, env=sandbox_env(workdir))
+        codes = json.loads(launcher.communicate(timeout=120)[0])
+        assert -9 in codes and 0 in codes, codes    # 4 x 600 MiB > 1 GiB together: the kernel's OOM killer
+        assert not list(Path("/sys/fs/cgroup/memory").rglob(f"lablib-sandbox-{launcher.pid}"))  # removed after
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 # -- remote calls -----------------------------------------------------------------------------------------
 
 ANSWERS = textwrap.dedent('''

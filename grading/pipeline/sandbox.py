@@ -14,7 +14,9 @@ starts COMMAND (a Jupyter kernel, or the verdict harness) so that it
 * cannot see or signal other processes (a new PID namespace with its own ``/proc``) and dies with its launcher;
 * runs **unprivileged**: as a fresh user id of its own when the grader is root, otherwise in a user namespace that keeps no
   capability; ``no_new_privs`` is set;
-* has **limits** (``setrlimit``): CPU seconds, address space, processes, file size, open files.
+* has **limits** (``setrlimit``): CPU seconds, address space, processes, file size, open files; and, where the
+  grader is root and cgroup v1's memory and pids hierarchies are there, one memory and one process limit for
+  all of the sandbox's processes together (a cgroup per sandbox).
 
 Wall time is the caller's business (it kills the launcher; the sandbox dies with it: PR_SET_PDEATHSIG in a PID
 namespace takes every process of the sandbox down). Linux only; namespaces need either root or unprivileged
@@ -23,10 +25,12 @@ grade without a sandbox unless told to (``Sandbox.enabled = False``, for timing 
 
 A production deployment adds what a process sandbox cannot: a container per submission (an image with only
 Python and the kit; Docker/Podman with ``--network none --read-only --memory --pids-limit --cpus``) or a VM,
-and cgroups for memory and CPU accounting of all processes together.
+and cgroups for memory and CPU of all processes together wherever the process sandbox cannot make its own
+(cgroup v2 delegation, a non-root grader).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -282,9 +286,65 @@ def _child(policy: dict, cmd: list[str], root: bool) -> None:
     os.execvpe(cmd[0], cmd, os.environ)
 
 
+CGROUP_PREFIX = "lablib-sandbox-"
+
+
+def _join_cgroups(policy: dict) -> list[tuple[Path, Path]]:
+    """Move this process (and so the whole sandbox) into fresh cgroups that bound the memory and the processes
+    of all its processes together (RLIMIT_AS bounds one process only), where the machine allows it: root and
+    cgroup v1's memory and pids hierarchies. Returns what ``_leave_cgroups`` needs to remove them."""
+    joined = []
+    if os.geteuid() != 0:
+        return joined
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            own[controller] = path
+    limits = {"memory": [("memory.limit_in_bytes", policy["memory_bytes"]),
+                         ("memory.memsw.limit_in_bytes", policy["memory_bytes"])],
+              "pids": [("pids.max", policy["max_processes"])]}
+    for controller, files in limits.items():
+        parent = Path("/sys/fs/cgroup", controller, own.get(controller, "/").lstrip("/"))
+        if controller not in own or not (parent / "cgroup.procs").exists():
+            continue
+        for stale in parent.glob(CGROUP_PREFIX + "*"):  # left by a launcher that was killed: empty, remove
+            with contextlib.suppress(OSError):
+                stale.rmdir()
+        group = parent / f"{CGROUP_PREFIX}{os.getpid()}"
+        try:
+            group.mkdir()
+            for name, value in files:
+                if (group / name).exists():
+                    (group / name).write_text(str(value))
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+            continue
+        # opened now, before the sandbox's file system view makes /sys read-only for this process
+        joined.append((group.name, os.open(parent, os.O_DIRECTORY), os.open(parent / "cgroup.procs", os.O_WRONLY)))
+    return joined
+
+
+def _leave_cgroups(joined) -> None:
+    for name, parent_fd, parent_procs in joined:
+        with contextlib.suppress(OSError):
+            os.write(parent_procs, str(os.getpid()).encode())
+            os.rmdir(name, dir_fd=parent_fd)
+
+
 def launch(policy: dict, cmd: list[str]) -> int:
     root = os.geteuid() == 0
     uid, gid = os.getuid(), os.getgid()
+    joined = _join_cgroups(policy)
+    try:
+        return _launch(policy, cmd, root, uid, gid)
+    finally:
+        _leave_cgroups(joined)
+
+
+def _launch(policy: dict, cmd: list[str], root: bool, uid: int, gid: int) -> int:
     _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
              | (0 if root else CLONE_NEWUSER))
     if not root:
