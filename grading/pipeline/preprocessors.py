@@ -3,13 +3,15 @@
 Autograde, sanitizing step (before execution):
     RebuildFromSource   the notebook to grade is the source notebook plus the student's answers (see rebuild.py),
                         so deleted, edited or re-tagged test cells and tampered metadata cannot change the grading;
-                        the lab's plain code cells (experiments) are not run unless run_experiments is set.
+                        the lab's plain code cells (experiments) are not run unless run_experiments is set; the
+                        submission's static tamper report (tamper.py) is kept for the grader.
 Autograde, grading step:
-    GradingExecute      nbgrader's Execute with a per-cell timeout, a per-notebook time budget, the hidden-test
-                        seed in the kernel's environment, and recovery from a dying kernel (restart, re-run the
-                        cells above, carry on). Whatever happens, every cell gets outputs and the run finishes.
+    GradingExecute      nbgrader's Execute with the kernel in the sandbox (sandbox.py), a per-cell timeout, a
+                        per-notebook time budget, an output cap, and recovery from a dying kernel (restart, re-run
+                        the cells above, carry on). Whatever happens, every cell gets outputs and the run finishes.
     StderrIsNotAnError  nbgrader gives 0 to a test cell with any stderr output; a correct answer that prints a
                         warning must not lose points, so stderr in a test cell without an error is kept as text.
+    TrustedVerdict      (verdict.py) every check cell's outputs become the grader's own verdict.
 Feedback:
     HideHiddenTests     removes from the feedback the hidden-test source, the tracebacks of hidden-test cells and
                         the values of a failed hidden case (only which case failed and the known-mistake hint
