@@ -43,7 +43,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .rebuild import rebuild
 from .tamper import report_markdown, scan_notebook
-from .sandbox import Sandbox, prepare_workdir, sandbox_env
+from .sandbox import Sandbox, sandbox_env
 
 METADATA_KEY = "lablib_grading"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -116,7 +116,6 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.sandbox = Sandbox(parent=self)
         self.workdir = self.sandbox.workdir()
-        prepare_workdir(self.workdir)
         self.transport, self.ip = "ipc", str(self.workdir / "kernel")
         self.connection_file = str(self.workdir / "kernel.json")
         self.hide: list[str] = []

@@ -99,11 +99,17 @@ class Sandbox(Configurable):
     def workdir(self) -> Path:
         """A fresh directory for one sandboxed run (removed with ``shutil.rmtree`` by the caller). When the
         grader is root, its owner is a fresh unused user id, the one the sandbox runs as: the process limit
-        (RLIMIT_NPROC counts per user) is then this sandbox's alone, whatever runs beside it."""
+        (RLIMIT_NPROC counts per user) is then this sandbox's alone, whatever runs beside it. It comes seeded with
+        matplotlib's font cache (a first import would otherwise spend a second building it, in every sandbox)."""
         path = Path(tempfile.mkdtemp(prefix="lablib-sandbox-"))
-        if os.geteuid() == 0:
-            uid = FIRST_UID + secrets.randbelow(UID_RANGE)
-            os.chown(path, uid, uid)
+        uid = FIRST_UID + secrets.randbelow(UID_RANGE) if os.geteuid() == 0 else os.getuid()
+        gid = uid if os.geteuid() == 0 else os.getgid()
+        os.chown(path, uid, gid)
+        cache_dir = _font_cache()
+        if cache_dir is not None:
+            shutil.copytree(cache_dir, path / ".matplotlib")
+            for copied in [path / ".matplotlib", *(path / ".matplotlib").iterdir()]:
+                os.chown(copied, uid, gid)
         return path
 
     def command(self, cmd: list[str], workdir: Path, hide=()) -> list[str]:
@@ -123,17 +129,6 @@ def sandbox_env(workdir: Path, extra: dict | None = None) -> dict:
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
     }
     return {**env, **(extra or {})}
-
-
-def prepare_workdir(workdir: Path) -> None:
-    """Seed the work directory with matplotlib's font cache (a first import would otherwise spend a second
-    building it, in every sandbox)."""
-    cache_dir = _font_cache()
-    if cache_dir is not None:
-        shutil.copytree(cache_dir, Path(workdir) / ".matplotlib", dirs_exist_ok=True)
-        owner = Path(workdir).stat()
-        for path in [Path(workdir) / ".matplotlib", *(Path(workdir) / ".matplotlib").iterdir()]:
-            os.chown(path, owner.st_uid, owner.st_gid)
 
 
 @cache

@@ -41,7 +41,7 @@ from lablib.grading import EXERCISES, CheckFailure, wire
 from lablib.grading.engine import Outcome, run_check
 
 from .preprocessors import grading_metadata, record
-from .sandbox import Sandbox, prepare_workdir, sandbox_env
+from .sandbox import Sandbox, sandbox_env
 
 
 class SandboxFailure(Exception):
@@ -94,7 +94,6 @@ class Session:
     # -- process
     def _spawn(self) -> None:
         self.workdir = self.sandbox.workdir()
-        prepare_workdir(self.workdir)
         to_harness, self.fd_out = os.pipe()
         self.fd_in, from_harness = os.pipe()
         cmd = [sys.executable, "-m", "lablib.grading.harness", str(to_harness), str(from_harness)]
