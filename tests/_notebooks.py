@@ -78,3 +78,28 @@ def assert_plot_cells_draw(nb, marker, count):
     for cell in plots:
         pngs = [o for o in cell.outputs if "image/png" in o.get("data", {})]
         assert len(pngs) == cell.source.count(marker), cell.source[:200]
+
+
+def autograded(course, lab: str, student: str):
+    """The student's autograded notebook of ``lab`` from a course run of the pipeline."""
+    return nbformat.read(course.path("autograded") / student / lab / source_notebook(lab).name, as_version=4)
+
+
+def assert_every_hidden_check_passed(course, lab: str, student: str):
+    """Every hidden test cell of the source notebook (checks on unseen inputs drawn with the secret seed; the
+    released lab has none) ran in the student's autograded notebook and reported a pass."""
+    source = nbformat.read(source_notebook(lab), as_version=4)
+    hidden = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
+              if c.metadata.get("nbgrader", {}).get("grade") and "### BEGIN HIDDEN TESTS" in c.source]
+    assert hidden, f"{lab} has no hidden test"
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in autograded(course, lab, student).cells}
+    for grade_id in hidden:
+        assert "hidden checks passed" in "".join(o.get("text", "") for o in cells[grade_id].outputs), grade_id
+
+
+def assert_untouched_lab_says_not_implemented(course, lab: str, student: str):
+    """The released lab handed in untouched: it ran, and every error in it is the clear "not implemented yet"."""
+    nb = autograded(course, lab, student)
+    errors = [o for c in code_cells(nb) for o in c.outputs if o.output_type == "error"]
+    assert errors and all("not implemented yet" in o.evalue for o in errors), \
+        json.dumps([o.evalue for o in errors])[:2000]

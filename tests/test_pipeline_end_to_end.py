@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from grading.pipeline.driver import Course, run
+from _notebooks import assert_every_hidden_check_passed, assert_untouched_lab_says_not_implemented
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,6 +94,16 @@ def test_scores_and_flags(graded, student):
     assert row["score"] == f + df + gd
     assert row["max_score"] == 18                           # + discussion_bowl 2, discussion_start 2, report 4
     assert set(filter(None, row["flags"].split(";"))) == flags, row["notes"]
+
+
+def test_a_correct_submission_passes_every_hidden_check(graded):
+    course, _ = graded
+    assert_every_hidden_check_passed(course, LAB, "ada")
+
+
+def test_the_untouched_lab_says_not_implemented(graded):
+    course, _ = graded
+    assert_untouched_lab_says_not_implemented(course, LAB, "kim")
 
 
 def test_every_student_has_a_row_and_every_submission_a_time(graded):

@@ -1,4 +1,5 @@
-"""labs/ is exactly what nbgrader generates from solutions/, and gives away no solution and no hidden test."""
+"""labs/ is exactly what nbgrader generates from solutions/, gives away no solution and no hidden test, and run
+unfilled says "not implemented yet" and nothing else."""
 from __future__ import annotations
 
 import re
@@ -109,3 +110,25 @@ def test_solution_notebook_runs_top_to_bottom_and_passes_every_check():
     assert len(checks) == 6
     for cell in checks:
         assert "✓" in "".join(o.get("text", "") for o in cell.outputs)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_released_lab_run_unfilled_says_not_implemented_yet_and_nothing_else(lab):
+    """A student who runs the released lab top to bottom before writing anything: the experiment cells print
+    the "not implemented yet" line (lablib.grading.needs), only the check cells raise, each with the clear
+    message, and nothing reaches stderr."""
+    from nbclient import NotebookClient
+
+    for path in sorted((REPO / "labs" / lab).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True,
+                       resources={"metadata": {"path": str(REPO)}}).execute()
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            is_check = "check(" in cell.source
+            for out in cell.outputs:
+                assert not (out.output_type == "stream" and out.name == "stderr"), (path.name, cell.source, out.text)
+                if out.output_type == "error":
+                    assert is_check and out.ename == "CheckFailure" and "not implemented yet" in out.evalue, \
+                        (path.name, cell.source[:200], out.ename, out.evalue)

@@ -1,5 +1,7 @@
 """The sample class's later labs (MORE_LABS in grading/sample_class/make_sample_class.py) through the pipeline:
-ada hands in the solution's answers, ben the same with one catalogued mistake, kim the untouched lab."""
+ada hands in the solution's answers, ben the same with one catalogued mistake, kim the untouched lab. So every
+lab's solution earns every automatic point with every hidden check run, and the released lab earns zero
+(lab01: tests/test_pipeline_end_to_end.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +13,7 @@ import nbformat
 import pytest
 
 from grading.pipeline.driver import Course, run
-from _notebooks import exercise_points
+from _notebooks import assert_every_hidden_check_passed, assert_untouched_lab_says_not_implemented, exercise_points
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "grading" / "sample_class"
@@ -56,6 +58,17 @@ def test_scores(graded):
     assert report.row("ben")["score"] == full - points[wrong], report.row("ben")["notes"]
     assert report.row("ben")[wrong] == 0
     assert report.row("kim")["score"] == 0
+    assert not any("failed_autograde" in report.row(s)["flags"] for s in ("ada", "ben", "kim"))
+
+
+def test_the_solution_passes_every_hidden_check(graded):
+    lab, course, _ = graded
+    assert_every_hidden_check_passed(course, lab, "ada")
+
+
+def test_the_untouched_lab_says_not_implemented(graded):
+    lab, course, _ = graded
+    assert_untouched_lab_says_not_implemented(course, lab, "kim")
 
 
 def test_feedback_names_the_mistake(graded):

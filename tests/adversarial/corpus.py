@@ -1,5 +1,5 @@
 '''The adversarial corpus: wrong or partial submissions, each combined with ONE attack on the grading pipeline,
-and correct submissions written in unusual but legitimate ways (tests/test_grading_adversarial.py grades them).
+and correct submissions written in unusual but legitimate ways (tests/adversarial/checks.py grades them).
 
 Each ``Submission`` starts from the lab's solution answers (grading/sample_class/make_sample_class.py:
 ``solution_answers``) put into the released notebook, then overrides some answer cells (``answers``: grade_id ->

@@ -1,9 +1,11 @@
-"""An adversarial corpus through the whole grading pipeline (tests/adversarial/corpus.py).
+"""The tests of the adversarial corpus (tests/adversarial/corpus.py) through the whole grading pipeline.
+
+They run once per lab, from one module per lab (tests/test_grading_adversarial_lab0N.py, which sets ``LAB`` and
+imports everything here), so that the three class runs, a minute or two each, go to different test workers.
 
 Every submission of the corpus is a wrong or partial solution combined with one attack on the grader (forged
 passes in the kernel, escapes from the sandbox, tampered notebooks, processes that hang, die or explode), or a
-correct solution written in an unusual way. Each lab is graded once, in one course run (a module fixture per
-lab) together with two honest students, and then:
+correct solution written in an unusual way. Each lab is graded once, in one course run (a module fixture) together with two honest students, and then:
 
 * every exercise earns what the corpus says (the wrong part 0, the untouched correct exercises full points) and
   the expected flags are raised (``unconfirmed_pass`` where the kernel was made to report a pass);
@@ -14,11 +16,11 @@ lab) together with two honest students, and then:
 from __future__ import annotations
 
 import csv
-import functools
 import importlib.util
 import json
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -26,12 +28,11 @@ import nbformat
 import pytest
 
 from grading.pipeline.driver import Course, run
-from tests.adversarial.corpus import FORBIDDEN_FILES, HONEST, LAB1, LAB2, LAB3, SUBMISSIONS
+from tests.adversarial.corpus import FORBIDDEN_FILES, HONEST, SUBMISSIONS
 from _notebooks import exercise_points, source_notebook
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEED = "27182818"
-LABS = (LAB1, LAB2, LAB3)
 
 _spec = importlib.util.spec_from_file_location("make_sample_class",
                                                REPO / "grading" / "sample_class" / "make_sample_class.py")
@@ -128,66 +129,65 @@ def fill(text: str, **values) -> str:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, listener):
-    """lab -> the result of one course run of that lab's corpus and the honest students (made on first use)."""
-
-    @functools.cache
-    def grade(lab: str) -> dict:
-        import time
-
-        work = tmp_path_factory.mktemp(lab).resolve()
-        token = uuid.uuid4().hex
-        corpus = [s for s in SUBMISSIONS if s.lab == lab]
-        students = sorted([*HONEST, *(s.student for s in corpus)])
-        roster = work / "roster.csv"
-        with open(roster, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["id", "first_name", "last_name", "email"])
-            writer.writerows([sid, sid, "Adversary", f"{sid}@example.org"] for sid in students)
-        course = Course.in_directory(work, roster=roster, link_labs=False, timeout=5, budget=60, hidden_seed=SEED)
-        name = notebook_name(lab)
-        released = nbformat.read(REPO / "labs" / lab / name, as_version=4)
-        solution = make_sample_class.solution_answers(nbformat.read(REPO / "solutions" / lab / name, as_version=4))
-        values = dict(WORK=work, REPO=REPO, TOKEN=token, PORT=listener.port, LAB=lab, NB=name)
-        written = {}
-        for student in students:
-            sub = next((s for s in corpus if s.student == student), None)
-            nb = nbformat.from_dict(json.loads(json.dumps(released)))
-            for grade_id, answer in {**solution, **(sub.answers if sub else {})}.items():
-                by_id(nb, grade_id).source = fill(answer, ME=student, **values)
-            if sub and sub.edit:
-                EDITS[sub.edit](nb)
-            folder = course.path("submitted") / student / lab
-            folder.mkdir(parents=True)
-            (folder / name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-            (folder / "timestamp.txt").write_text("2026-10-05 10:00:00 UTC\n")
-            written[student] = (folder / name).read_bytes()
-        start = time.perf_counter()
-        report = run(course, lab, progress=False)
-        seconds = time.perf_counter() - start
-        print(f"\n{lab}: {len(students)} submissions graded in {seconds:.0f} s")
-        escaped = []
-        for student in students:
-            for pattern in FORBIDDEN_FILES:
-                path = Path(fill(pattern, ME=student, **values))
-                if path.exists():
-                    escaped.append(str(path))
-                    if not str(path).startswith(str(work)):
-                        path.unlink()          # keep the shared machine clean; the test fails anyway
-        changed = [s for s in students if (course.path("submitted") / s / lab / name).read_bytes() != written[s]]
-        return dict(course=course, report=report, students=students, escaped=escaped, changed=changed,
-                    seconds=seconds)
-
-    return grade
+def graded(request, tmp_path_factory, listener):
+    """The result of one course run of the module's lab (``LAB``): its corpus and the honest students."""
+    return grade(request.module.LAB, tmp_path_factory, listener)
 
 
-CASES = [pytest.param(s, id=s.student) for s in SUBMISSIONS]
+def grade(lab: str, tmp_path_factory, listener) -> dict:
+    work = tmp_path_factory.mktemp(lab).resolve()
+    token = uuid.uuid4().hex
+    corpus = [s for s in SUBMISSIONS if s.lab == lab]
+    students = sorted([*HONEST, *(s.student for s in corpus)])
+    roster = work / "roster.csv"
+    with open(roster, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "first_name", "last_name", "email"])
+        writer.writerows([sid, sid, "Adversary", f"{sid}@example.org"] for sid in students)
+    course = Course.in_directory(work, roster=roster, link_labs=False, timeout=5, budget=60, hidden_seed=SEED)
+    name = notebook_name(lab)
+    released = nbformat.read(REPO / "labs" / lab / name, as_version=4)
+    solution = make_sample_class.solution_answers(nbformat.read(REPO / "solutions" / lab / name, as_version=4))
+    values = dict(WORK=work, REPO=REPO, TOKEN=token, PORT=listener.port, LAB=lab, NB=name)
+    written = {}
+    for student in students:
+        sub = next((s for s in corpus if s.student == student), None)
+        nb = nbformat.from_dict(json.loads(json.dumps(released)))
+        for grade_id, answer in {**solution, **(sub.answers if sub else {})}.items():
+            by_id(nb, grade_id).source = fill(answer, ME=student, **values)
+        if sub and sub.edit:
+            EDITS[sub.edit](nb)
+        folder = course.path("submitted") / student / lab
+        folder.mkdir(parents=True)
+        (folder / name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / "timestamp.txt").write_text("2026-10-05 10:00:00 UTC\n")
+        written[student] = (folder / name).read_bytes()
+    start = time.perf_counter()
+    report = run(course, lab, progress=False)
+    seconds = time.perf_counter() - start
+    print(f"\n{lab}: {len(students)} submissions graded in {seconds:.0f} s")
+    escaped = []
+    for student in students:
+        for pattern in FORBIDDEN_FILES:
+            path = Path(fill(pattern, ME=student, **values))
+            if path.exists():
+                escaped.append(str(path))
+                if not str(path).startswith(str(work)):
+                    path.unlink()          # keep the shared machine clean; the test fails anyway
+    changed = [s for s in students if (course.path("submitted") / s / lab / name).read_bytes() != written[s]]
+    return dict(lab=lab, course=course, report=report, students=students, escaped=escaped, changed=changed,
+                seconds=seconds)
 
 
-@pytest.mark.parametrize("sub", CASES)
+def pytest_generate_tests(metafunc):
+    """``sub``: each submission of the corpus for the module's lab."""
+    if "sub" in metafunc.fixturenames:
+        lab = metafunc.module.LAB
+        metafunc.parametrize("sub", [s for s in SUBMISSIONS if s.lab == lab], ids=lambda s: s.student)
+
+
 def test_scores_and_flags(graded, sub):
-    result = graded(sub.lab)
-    row = result["report"].row(sub.student)
+    row = graded["report"].row(sub.student)
     points = exercise_points(sub.lab)
     assert set(sub.zero) <= set(points), "a typo in the corpus"
     expected = {name: (0 if name in sub.zero else full) for name, full in points.items()}
@@ -201,9 +201,8 @@ def test_scores_and_flags(graded, sub):
     assert "failed_autograde" not in flags, row["notes"]
 
 
-@pytest.mark.parametrize("lab", LABS)
-def test_honest_students_are_unaffected(graded, lab):
-    report = graded(lab)["report"]
+def test_honest_students_are_unaffected(graded):
+    report, lab = graded["report"], graded["lab"]
     full = sum(exercise_points(lab).values())
     for student in HONEST:
         row = report.row(student)
@@ -212,38 +211,30 @@ def test_honest_students_are_unaffected(graded, lab):
                     "tamper_suspect", "failed_autograde"} & set(row["flags"].split(";")), (student, row["notes"])
 
 
-@pytest.mark.parametrize("lab", LABS)
-def test_nobody_is_lost(graded, lab):
+def test_nobody_is_lost(graded):
     from nbgrader.api import Gradebook
 
-    result = graded(lab)
-    report, course = result["report"], result["course"]
-    assert [r["student"] for r in report.rows] == result["students"]
-    assert all(report.per_submission[s]["success"] for s in result["students"]), \
+    report, course, lab = graded["report"], graded["course"], graded["lab"]
+    assert [r["student"] for r in report.rows] == graded["students"]
+    assert all(report.per_submission[s]["success"] for s in graded["students"]), \
         {s: d.get("error", "")[-300:] for s, d in report.per_submission.items() if not d["success"]}
     with Gradebook(course.gradebook_url()) as gb:
-        for student in result["students"]:
+        for student in graded["students"]:
             gb.find_submission(lab, student)           # raises MissingEntry if lost
     feedback = course.path("feedback")
-    assert sorted(p.parent.parent.name for p in feedback.glob(f"*/{lab}/*.html")) == result["students"]
+    assert sorted(p.parent.parent.name for p in feedback.glob(f"*/{lab}/*.html")) == graded["students"]
 
 
-@pytest.mark.parametrize("lab", LABS)
-def test_no_file_escaped_and_no_submission_changed(graded, lab):
-    result = graded(lab)
-    assert result["escaped"] == [], "files written outside the sandbox"
-    assert result["changed"] == [], "submissions changed while grading"
+def test_no_file_escaped_and_no_submission_changed(graded):
+    assert graded["escaped"] == [], "files written outside the sandbox"
+    assert graded["changed"] == [], "submissions changed while grading"
 
 
-@pytest.mark.parametrize("lab", LABS)
-def test_no_feedback_contains_the_hidden_seed(graded, lab):
-    course = graded(lab)["course"]
-    files = list(course.path("feedback").rglob("*.html"))
+def test_no_feedback_contains_the_hidden_seed(graded):
+    files = list(graded["course"].path("feedback").rglob("*.html"))
     assert files
     assert [str(p) for p in files if SEED in p.read_text(encoding="utf-8", errors="replace")] == []
 
 
 def test_no_network_connection_reached_the_grader(graded, listener):
-    for lab in LABS:
-        graded(lab)
     assert listener.connections == []
