@@ -25,7 +25,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 from grading.pipeline.preprocessors import (  # noqa: E402
     GradingExecute, HideHiddenTests, RebuildFromSource, StderrIsNotAnError)
 from grading.pipeline.secret import hidden_seed  # noqa: E402
-from grading.pipeline.verdict import TrustedVerdict  # noqa: E402
+from grading.pipeline.verdict import StartTrustedVerdict, TrustedVerdict  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when it reads this file)
 
@@ -43,9 +43,9 @@ c.CourseDirectory.db_url = f"sqlite:///{REPO / 'grading' / 'gradebook.db'}"
 # Autograding: rebuild each submission from the source notebook, then run it robustly.
 c.Autograde.sanitize_preprocessors = [
     RebuildFromSource, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
-c.Autograde.autograde_preprocessors = [
-    GradingExecute, StderrIsNotAnError, TrustedVerdict, LimitOutput, SaveAutoGrades, AssignLatePenalties,
-    CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [  # the grader's own checks run while the kernel runs (verdict.py)
+    StartTrustedVerdict, GradingExecute, StderrIsNotAnError, TrustedVerdict, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata]
 c.RebuildFromSource.source_root = str(REPO / "solutions")
 c.RebuildFromSource.release_root = str(REPO / "labs")
 c.GradingExecute.timeout = 30               # seconds per cell; the cell is interrupted after that

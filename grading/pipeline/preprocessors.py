@@ -6,6 +6,7 @@ Autograde, sanitizing step (before execution):
                         the lab's plain code cells (experiments) are not run unless run_experiments is set; the
                         submission's static tamper report (tamper.py) is kept for the grader.
 Autograde, grading step:
+    StartTrustedVerdict (verdict.py) starts the grader's own run of every check, which goes on during the next step.
     GradingExecute      nbgrader's Execute with the kernel in the sandbox (sandbox.py), a per-cell timeout, a
                         per-notebook time budget, an output cap, and recovery from a dying kernel (restart, re-run
                         the cells above, carry on). Whatever happens, every cell gets outputs and the run finishes.

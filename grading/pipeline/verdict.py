@@ -14,11 +14,17 @@ the grader's verdict, so nbgrader's points and the feedback come from it. A test
 but fails here earns nothing and is flagged ``unconfirmed_pass``; the other disagreement is flagged
 ``kernel_disagrees``. A function that hangs, a sandbox that dies or garbles the protocol fails the check it was
 in (flags ``timeout``, ``sandbox_died``, ``protocol_error``) and the sandbox is started again for the next one.
+
+The verdicts depend only on the cells' sources, not on what the kernel did, so ``StartTrustedVerdict`` (placed
+before GradingExecute) computes them in a thread while the kernel runs the notebook, and ``TrustedVerdict`` waits
+for them. Meanwhile the grader's main thread only waits on the kernel; the check engine's capture of output and
+warnings (process-wide state) is therefore the thread's alone.
 """
 from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
 import os
 import select
@@ -29,6 +35,7 @@ import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import nbformat
@@ -461,13 +468,18 @@ class TrustedVerdict(NbGraderPreprocessor):
     budget = Float(120.0, help="Seconds of trusted checking per notebook.").tag(config=True)
     hide = List(Unicode(), help="Paths the sandbox must not see (the course directory).").tag(config=True)
 
-    def preprocess(self, nb, resources):
+    def _verdicts(self, nb) -> tuple[NotebookVerdicts, float]:
         if not self.hidden_seed.strip().isdigit():
             raise ValueError("c.TrustedVerdict.hidden_seed must be the course's secret seed (a non-negative integer; "
                              "grading/nbgrader_config.py sets it from grading/.secrets/hidden_seed)")
         started = time.monotonic()
         verdicts = notebook_verdicts(nb, seed=int(self.hidden_seed), sandbox=Sandbox(parent=self), hide=self.hide,
                                      call_timeout=self.call_timeout, budget=self.budget)
+        return verdicts, time.monotonic() - started
+
+    def preprocess(self, nb, resources):
+        pending: Future | None = resources.pop(PENDING, None)
+        verdicts, seconds = pending.result() if pending is not None else self._verdicts(nb)
         for flag in verdicts.flags:
             record(nb, flag, f"grader's check: {flag.replace('_', ' ')}")
         for note in verdicts.notes:
@@ -484,5 +496,20 @@ class TrustedVerdict(NbGraderPreprocessor):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict.text + "\n")] \
                 if verdict.passed else [nbformat.v4.new_output(
                     "error", ename="CheckFailure", evalue=verdict.text, traceback=verdict.text.split("\n"))]
-        grading_metadata(nb)["verdict_seconds"] = round(time.monotonic() - started, 2)
+        grading_metadata(nb)["verdict_seconds"] = round(seconds, 2)
+        return nb, resources
+
+
+PENDING = "lablib_pending_verdicts"  # the key of StartTrustedVerdict's Future in nbconvert's resources
+
+
+class StartTrustedVerdict(TrustedVerdict):
+    """Placed before GradingExecute: computes the verdicts in a thread while the kernel runs the notebook (same
+    configuration as TrustedVerdict, which waits for them). Only the cells' sources matter, and they are copied
+    first; the thread owns its sandbox and closes it whatever happens."""
+
+    def preprocess(self, nb, resources):
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trusted-verdict")
+        resources[PENDING] = pool.submit(self._verdicts, copy.deepcopy(nb))
+        pool.shutdown(wait=False)  # the thread ends with its one task
         return nb, resources
