@@ -309,3 +309,44 @@ def test_only_plain_check_cells_are_verified_by_the_grader():
     assert checks_in('check("f", f)\ncheck("f", f, hidden=True)') == [("f", "f", False), ("f", "f", True)]
     assert checks_in("assert f(2) == 4") is None
     assert checks_in('check("f", f)\nprint("x")') is None
+
+
+# -- verdicts computed while the kernel runs ------------------------------------------------------------------
+
+@needs_sandbox
+def test_verdicts_started_before_the_kernel_are_the_ones_applied():
+    """StartTrustedVerdict computes the verdicts in a thread from the cells as they were when it ran (the kernel
+    only adds outputs); TrustedVerdict applies exactly what computing them there and then would have given."""
+    import copy
+    from concurrent.futures import Future
+
+    import nbformat
+    from traitlets.config import Config
+
+    from grading.pipeline.preprocessors import grading_metadata
+    from grading.pipeline.verdict import PENDING, StartTrustedVerdict, TrustedVerdict
+    from _notebooks import source_notebook
+
+    nb = nbformat.read(source_notebook("lab01-gradient-descent"), as_version=4)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "f")
+    answer.source = "def f(x):\n    return 2 * x\n"      # wrong: its checks fail, the others pass
+    config = Config({"TrustedVerdict": {"hidden_seed": "4242"}})
+
+    resources = {}
+    early, resources = StartTrustedVerdict(config=config).preprocess(copy.deepcopy(nb), resources)
+    assert isinstance(resources[PENDING], Future)
+    next(c for c in early.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "f").source = "f = None\n"
+    early, resources = TrustedVerdict(config=config).preprocess(early, resources)
+    assert PENDING not in resources
+    late, _ = TrustedVerdict(config=config).preprocess(copy.deepcopy(nb), {})
+
+    def verdicts(notebook):
+        return {c.metadata["nbgrader"]["grade_id"]: [(o.output_type, o.get("text") or o.get("evalue"))
+                                                     for o in c.outputs]
+                for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+                and not c.metadata["nbgrader"].get("solution")}
+
+    assert verdicts(early) == verdicts(late)
+    assert [kind for kind, _ in verdicts(early)["test_f"]] == ["error"]
+    assert [kind for kind, _ in verdicts(early)["test_df"]] == ["stream"]
+    assert grading_metadata(early)["flags"] == grading_metadata(late)["flags"]

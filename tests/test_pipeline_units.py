@@ -274,3 +274,23 @@ def test_execute_restarts_a_kernel_that_ignores_the_interrupt():
     assert [o.ename for o in nb.cells[1].outputs if o.output_type == "error"] == ["CellTimeoutError"]
     assert nb.cells[2].outputs[0].text == "42\n"                # fresh kernel, the cell above re-run
     assert grading_metadata(nb)["flags"] == ["timeout"]
+
+
+def test_a_new_gradebook_is_stamped_with_what_the_alembic_script_says(tmp_path):
+    """export.alembic_head (in-process) replaces nbgrader's `alembic heads` subprocess: same revision."""
+    import subprocess
+    import sys
+
+    from nbgrader.api import Gradebook
+    from nbgrader.dbutil import _temp_alembic_ini
+    from sqlalchemy import text
+
+    from grading.pipeline.export import alembic_head, prepare_gradebook
+
+    with _temp_alembic_ini("sqlite:///unused.db") as ini:
+        script = Path(sys.executable).parent / "alembic"
+        heads = subprocess.check_output([str(script), "-c", ini, "heads"], text=True)
+    assert heads.split()[0] == alembic_head()
+    prepare_gradebook()
+    with Gradebook(f"sqlite:///{tmp_path}/gradebook.db") as gb:
+        assert gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar() == alembic_head()
