@@ -134,6 +134,7 @@ def main(argv=None):
     if torch is not None:
         print(f"ratio lablib/torch float64  = {lab / t64:.2f}")
         print(f"ratio lablib/torch float32  = {lab / t32:.2f}")
+        print(f"ratio torch float64/floor   = {t64 / floor:.2f}   (the same epoch in PyTorch, for scale)")
 
 
 if __name__ == "__main__":

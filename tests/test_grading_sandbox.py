@@ -211,6 +211,42 @@ def test_the_processes_of_a_sandbox_share_one_memory_limit():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@needs_sandbox
+@pytest.mark.skipif(not CGROUPS, reason="cgroups per sandbox need root and cgroup v1's memory hierarchy")
+def test_the_cgroups_of_a_killed_launcher_are_removed_later_and_a_running_ones_kept():
+    """The grader kills a finished kernel and harness (process group, SIGKILL): their launcher cannot remove its
+    cgroups, so remove_stale_cgroups does (when the next sandbox starts and after autograding)."""
+    import os
+    import signal
+    import time
+
+    from grading.pipeline.sandbox import _cgroup_parents, remove_stale_cgroups
+
+    sandbox = Sandbox()
+    workdir = sandbox.workdir()
+    try:
+        launcher = subprocess.Popen(sandbox.command([sys.executable, "-c", "import time; time.sleep(60)"], workdir),
+                                    env=sandbox_env(workdir), start_new_session=True)
+        groups = [parent / f"lablib-sandbox-{launcher.pid}" for parent in _cgroup_parents().values()]
+        assert len(groups) == 2                             # memory and pids
+        deadline = time.monotonic() + 30
+        while not all((g / "cgroup.procs").exists() and (g / "cgroup.procs").read_text().strip() for g in groups):
+            assert time.monotonic() < deadline, "the sandbox never joined its cgroups"
+            time.sleep(0.05)
+        remove_stale_cgroups()
+        assert all(g.is_dir() for g in groups)              # running: kept
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait()
+        assert any(g.is_dir() for g in groups)              # the killed launcher left them
+        deadline = time.monotonic() + 30
+        while any(g.is_dir() for g in groups):              # removed once their processes are gone
+            remove_stale_cgroups()
+            assert time.monotonic() < deadline, [g for g in groups if g.is_dir()]
+            time.sleep(0.05)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 # -- remote calls -----------------------------------------------------------------------------------------
 
 ANSWERS = textwrap.dedent('''

@@ -146,21 +146,26 @@ def autograde(course: Course, lab: str, students: list[str] | None = None, progr
     """Autograde each submission; returns {student: {"success", "seconds", "error"}} (never raises for one)."""
     from tqdm.auto import tqdm
 
+    from .sandbox import remove_stale_cgroups
+
     api = _api(course)
     _require_sandbox(course)
     students = submitted_students(course, lab) if students is None else students
     results = {}
     bar = tqdm(students, desc=f"autograding {lab}", unit="submission", disable=not progress)
-    for student in bar:
-        bar.set_postfix_str(student)
-        start = time.perf_counter()
-        try:
-            result = api.autograde(lab, student, force=True, create=True)
-        except Exception as exc:  # capture_log already catches most; nothing may stop the class's run
-            result = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
-        results[student] = {"success": bool(result["success"]), "seconds": round(time.perf_counter() - start, 2),
-                            "error": "" if result["success"] else
-                            "\n".join(filter(None, [result.get("log"), result.get("error")]))}
+    try:
+        for student in bar:
+            bar.set_postfix_str(student)
+            start = time.perf_counter()
+            try:
+                result = api.autograde(lab, student, force=True, create=True)
+            except Exception as exc:  # capture_log already catches most; nothing may stop the class's run
+                result = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+            results[student] = {"success": bool(result["success"]), "seconds": round(time.perf_counter() - start, 2),
+                                "error": "" if result["success"] else
+                                "\n".join(filter(None, [result.get("log"), result.get("error")]))}
+    finally:
+        remove_stale_cgroups()  # of the last kernel and harness, which were killed when done
     return results
 
 

@@ -282,6 +282,34 @@ def _child(policy: dict, cmd: list[str], root: bool) -> None:
 
 
 CGROUP_PREFIX = "lablib-sandbox-"
+CGROUP_LIMITS = ("memory", "pids")
+
+
+def _cgroup_parents() -> dict[str, Path]:
+    """controller -> this process's own cgroup directory, for the cgroup v1 controllers the sandbox limits."""
+    parents = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            parent = Path("/sys/fs/cgroup", controller, path.lstrip("/"))
+            if controller in CGROUP_LIMITS and (parent / "cgroup.procs").exists():
+                parents[controller] = parent
+    return parents
+
+
+def remove_stale_cgroups() -> None:
+    """Remove the cgroups of sandboxes whose launcher is gone: a launcher removes its own when its command ends,
+    but not when it is killed (the grader kills a finished kernel and the verdict harness). A group whose
+    launcher (the pid in its name) still runs is left alone, even if it is still empty."""
+    if os.geteuid() != 0:
+        return
+    for parent in _cgroup_parents().values():
+        for group in parent.glob(CGROUP_PREFIX + "*"):
+            pid = group.name.removeprefix(CGROUP_PREFIX)
+            if pid.isdigit() and Path("/proc", pid).exists():
+                continue
+            with contextlib.suppress(OSError):  # not empty yet: its processes are still dying
+                group.rmdir()
 
 
 def _join_cgroups(policy: dict) -> list[tuple[Path, Path]]:
@@ -291,25 +319,15 @@ def _join_cgroups(policy: dict) -> list[tuple[Path, Path]]:
     joined = []
     if os.geteuid() != 0:
         return joined
-    own = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for controller in controllers.split(","):
-            own[controller] = path
     limits = {"memory": [("memory.limit_in_bytes", policy["memory_bytes"]),
                          ("memory.memsw.limit_in_bytes", policy["memory_bytes"])],
               "pids": [("pids.max", policy["max_processes"])]}
-    for controller, files in limits.items():
-        parent = Path("/sys/fs/cgroup", controller, own.get(controller, "/").lstrip("/"))
-        if controller not in own or not (parent / "cgroup.procs").exists():
-            continue
-        for stale in parent.glob(CGROUP_PREFIX + "*"):  # left by a launcher that was killed: empty, remove
-            with contextlib.suppress(OSError):
-                stale.rmdir()
+    remove_stale_cgroups()
+    for controller, parent in _cgroup_parents().items():
         group = parent / f"{CGROUP_PREFIX}{os.getpid()}"
         try:
             group.mkdir()
-            for name, value in files:
+            for name, value in limits[controller]:
                 if (group / name).exists():
                     (group / name).write_text(str(value))
             (group / "cgroup.procs").write_text(str(os.getpid()))
