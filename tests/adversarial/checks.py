@@ -5,7 +5,8 @@ imports everything here), so that the three class runs, a minute or two each, go
 
 Every submission of the corpus is a wrong or partial solution combined with one attack on the grader (forged
 passes in the kernel, escapes from the sandbox, tampered notebooks, processes that hang, die or explode), or a
-correct solution written in an unusual way. Each lab is graded once, in one course run (a module fixture) together with two honest students, and then:
+correct solution written in an unusual way. Each lab is graded once, in one course run (a module fixture)
+together with two honest students, and then:
 
 * every exercise earns what the corpus says (the wrong part 0, the untouched correct exercises full points) and
   the expected flags are raised (``unconfirmed_pass`` where the kernel was made to report a pass);
