@@ -48,7 +48,7 @@ def prepare_gradebook() -> None:
 def alembic_head() -> str:
     """The head revision of nbgrader's gradebook migrations, which nbgrader stamps on every new gradebook. nbgrader
     asks the ``alembic heads`` script, a Python start-up of about 3 s per gradebook (and the script must be on
-    PATH); the same answer, read here from the same migration scripts, takes milliseconds."""
+    PATH); the same answer, read here from the same migration scripts, takes a fraction of a second."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from nbgrader.dbutil import ALEMBIC_DIR

@@ -460,6 +460,9 @@ def _one_check(session: Session, exercise: str, name: str, hidden: bool, seed: i
         return False, f"{exercise}: {failure} — grading flag {failure.flag}"
 
 
+PENDING = "lablib_pending_verdicts"  # the key of StartTrustedVerdict's Future in nbconvert's resources
+
+
 class TrustedVerdict(NbGraderPreprocessor):
     """Autograde: each test cell's outputs become the grader's own verdict (see the module docstring)."""
 
@@ -498,9 +501,6 @@ class TrustedVerdict(NbGraderPreprocessor):
                     "error", ename="CheckFailure", evalue=verdict.text, traceback=verdict.text.split("\n"))]
         grading_metadata(nb)["verdict_seconds"] = round(seconds, 2)
         return nb, resources
-
-
-PENDING = "lablib_pending_verdicts"  # the key of StartTrustedVerdict's Future in nbconvert's resources
 
 
 class StartTrustedVerdict(TrustedVerdict):
