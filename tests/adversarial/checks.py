@@ -42,10 +42,6 @@ _spec.loader.exec_module(make_sample_class)
 by_id = make_sample_class.by_id
 
 
-def notebook_name(lab: str) -> str:
-    return lab.split("-")[0] + ".ipynb"
-
-
 def max_score(lab: str) -> float:
     nb = nbformat.read(source_notebook(lab), as_version=4)
     return sum(c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
@@ -146,7 +142,7 @@ def grade(lab: str, tmp_path_factory, listener) -> dict:
         writer.writerow(["id", "first_name", "last_name", "email"])
         writer.writerows([sid, sid, "Adversary", f"{sid}@example.org"] for sid in students)
     course = Course.in_directory(work, roster=roster, link_labs=False, timeout=5, budget=60, hidden_seed=SEED)
-    name = notebook_name(lab)
+    name = source_notebook(lab).name
     released = nbformat.read(REPO / "labs" / lab / name, as_version=4)
     solution = make_sample_class.solution_answers(nbformat.read(REPO / "solutions" / lab / name, as_version=4))
     values = dict(WORK=work, REPO=REPO, TOKEN=token, PORT=listener.port, LAB=lab, NB=name)
