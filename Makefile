@@ -10,12 +10,12 @@ OUT    ?= output/demo
 
 .PHONY: demo test bench clean
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(VENV)/.system-deps
 	$(PY) -m lablib.demo --out $(OUT)/training
 	@# grading/ exists in the instructors' repository only (see `python -m grading.pipeline student-repo`)
 	if [ -d grading/pipeline ]; then $(PY) -m grading.pipeline demo --out $(OUT)/grading; fi
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(VENV)/.system-deps
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
@@ -27,6 +27,11 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --editable ".[dev]"
+	touch $@
+
+# Debian packages for the real-component tests (chromium, postgresql): tools/system-deps.sh says what and why.
+$(VENV)/.system-deps: tools/system-deps.sh | $(VENV)/.installed
+	bash tools/system-deps.sh
 	touch $@
 
 clean:
