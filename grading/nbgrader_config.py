@@ -22,6 +22,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, LimitOutput,
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
+from grading.pipeline.pages import FeedbackExporter, SanitizeForPages  # noqa: E402
 from grading.pipeline.preprocessors import (  # noqa: E402
     GradingExecute, HideHiddenTests, RebuildFromSource, StderrIsNotAnError)
 from grading.pipeline.secret import hidden_seed  # noqa: E402
@@ -45,7 +46,7 @@ c.Autograde.sanitize_preprocessors = [
     RebuildFromSource, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [  # the grader's own checks run while the kernel runs (verdict.py)
     StartTrustedVerdict, GradingExecute, StderrIsNotAnError, TrustedVerdict, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata]
+    AssignLatePenalties, CheckCellMetadata, SanitizeForPages]  # stored for formgrader: no HTML/JS of the student's
 c.RebuildFromSource.source_root = str(REPO / "solutions")
 c.RebuildFromSource.release_root = str(REPO / "labs")
 c.GradingExecute.timeout = 30               # seconds per cell; the cell is interrupted after that
@@ -67,6 +68,15 @@ c.Sandbox.enabled = True
 c.Sandbox.cpu_seconds = 300
 c.Sandbox.memory_mb = 3072
 
-# Feedback: no hidden test source or hidden-test traceback reaches students.
+# Feedback: no hidden test source or hidden-test traceback reaches students; the page runs no script at all
+# (grading/pipeline/pages.py: sanitized notebook, equations as MathML, a Content-Security-Policy).
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.exporter_class = FeedbackExporter
 c.HideHiddenTests.secrets = [hidden_seed()]  # never reaches student code; blanked anyway
+
+# Formgrader (in the instructor's Jupyter server, which reads this file): a submission's page runs no script of the
+# student's (grading/pipeline/formgrader_safety.py: a Content-Security-Policy with nonces, sanitized pages).
+if "nbgrader.server_extensions.formgrader" in sys.modules:
+    from grading.pipeline.formgrader_safety import harden  # noqa: E402
+
+    harden()

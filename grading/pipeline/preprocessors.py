@@ -42,6 +42,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
 from jupyter_client.manager import AsyncKernelManager
 
+from .html_safety import escape_markdown
 from .rebuild import rebuild
 from .tamper import report_markdown, scan_notebook
 from .sandbox import Sandbox, sandbox_env
@@ -302,8 +303,8 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         nb, resources = super().preprocess(nb, resources)
         notes = grading_metadata(nb)["notes"]
-        if notes:
-            text = "**Grading notes**\n\n" + "\n".join(f"- {note}" for note in notes)
+        if notes:  # notes quote student strings (exception messages, names): literal text, never markdown
+            text = "**Grading notes**\n\n" + "\n".join(f"- {escape_markdown(note)}" for note in notes)
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
         nb.metadata.pop(METADATA_KEY, None)
         return nb, resources

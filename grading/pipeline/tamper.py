@@ -19,6 +19,8 @@ from fnmatch import fnmatchcase
 
 from IPython.core.inputtransformer2 import TransformerManager
 
+from .html_safety import code_span, escape_markdown
+
 DYNAMIC_CODE, IPYTHON_INTERNALS, PATCHING = "dynamic code", "IPython internals", "patching"
 FILE_ACCESS, PROCESS, NETWORK, LABLIB_INTERNALS = "file access", "process control", "network", "lablib internals"
 UNPARSABLE, NOTEBOOK = "unparsable cell", "notebook structure"
@@ -368,6 +370,6 @@ def report_markdown(findings) -> str:
     for category in [c for c in CATEGORIES if any(f.category == c for f in findings)]:
         out.append(f"\n#### {category}\n")
         for f in (f for f in findings if f.category == category):
-            code = f" `` {f.snippet} ``" if "`" in f.snippet else f" `{f.snippet}`" if f.snippet else ""
-            out.append(f"- {f.cell}, line {f.line}:{code} — {f.why}")
+            code = f" {code_span(f.snippet)}" if f.snippet else ""   # student text: literal, never markdown/HTML
+            out.append(f"- {escape_markdown(f.cell)}, line {f.line}:{code} — {f.why}")
     return "\n".join(out) + "\n"

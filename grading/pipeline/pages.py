@@ -1,0 +1,104 @@
+"""The HTML pages made from graded notebooks, and the notebooks they are made from (html_safety.py says why).
+
+    SanitizeForPages   nbgrader preprocessor, last step of autograding: the autograded notebook that formgrader,
+                       the feedback and JupyterLab show carries only safe outputs and markdown
+                       (``html_safety.sanitize_notebook``); what was removed is noted (flag ``unsafe_content``).
+    FeedbackExporter   the feedback HTML (``c.GenerateFeedback.exporter_class``): nbgrader's feedback template
+                       with no script at all, equations as MathML, markdown through ``render_markdown`` and a
+                       no-script Content-Security-Policy as the first element of <head>.
+    FormgradeExporter  formgrader's manual-grading page (formgrader_safety.py installs it): nbgrader's formgrade
+                       template whose own scripts carry the response's CSP nonce; nothing else runs.
+
+Both exporters sanitize the notebook once more just before rendering, whatever preprocessors ran before.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from jinja2 import pass_context
+from traitlets.config import Config
+from nbconvert.exporters import HTMLExporter
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .html_safety import (FEEDBACK_CSP, add_csp_meta, clean_html, latex_to_mathml, render_markdown,
+                          sanitize_notebook)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def nbgrader_templates() -> Path:
+    import nbgrader.server_extensions.formgrader.handlers as handlers
+
+    return Path(handlers.template_path)
+
+
+class SanitizeForPages(NbGraderPreprocessor):
+    """Autograde, last step: the stored notebook is safe to render anywhere (``sanitize_notebook``)."""
+
+    def preprocess(self, nb, resources):
+        from .preprocessors import record
+
+        notes = sanitize_notebook(nb)
+        for note in notes:
+            record(nb, "unsafe_content", "not shown to graders and students: " + note)
+        return nb, resources
+
+
+class PageExporter(HTMLExporter):
+    """nbconvert's HTML exporter for the kit's pages: template ``page_template`` (under grading/pipeline/templates,
+    extending one of nbgrader's), student markdown rendered safely, a CSP ``<meta>``."""
+
+    page_template = "lablib_feedback"
+
+    def __init__(self, config=None, **kwargs):
+        # nbgrader configures HTMLExporter (template 'feedback' or 'formgrade'): the safe template wins
+        parent = kwargs.get("parent")
+        config = copy.deepcopy(config if config is not None else getattr(parent, "config", None) or Config())
+        bootstrap = nbgrader_templates().parent / "static" / "node_modules" / "bootstrap" / "dist" / "css"
+        for section in ("HTMLExporter", type(self).__name__):
+            config[section].template_name = self.page_template
+            config[section].extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates())]
+            config[section].extra_template_paths = [str(TEMPLATES), str(nbgrader_templates()), str(bootstrap)]
+            config[section].exclude_anchor_links = True
+        super().__init__(config=config, **kwargs)
+
+    @pass_context
+    def markdown2html(self, context, source):
+        cell = context.get("cell", {})
+        return render_markdown(source, cell.get("attachments", {}) if hasattr(cell, "get") else {})
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("markdown2html", self.markdown2html)
+        yield ("latex2mathml", lambda tex: latex_to_mathml(str(tex).strip().strip("$"), display=True))
+        yield ("clean_html", clean_html)
+
+    def policy(self, resources) -> str:
+        return FEEDBACK_CSP
+
+    def _preprocess(self, nb, resources):
+        nb, resources = super()._preprocess(nb, resources)
+        sanitize_notebook(nb)
+        return nb, resources
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        return add_csp_meta(output, self.policy(resources)), resources
+
+
+class FeedbackExporter(PageExporter):
+    """The feedback HTML students (and their partners) get: no script, nothing loaded from anywhere."""
+
+    page_template = "lablib_feedback"
+
+
+class FormgradeExporter(PageExporter):
+    """Formgrader's page of one submission; ``resources['csp_nonce']`` is the response's script nonce."""
+
+    page_template = "lablib_formgrade"
+
+    def policy(self, resources) -> str:
+        from .formgrader_safety import formgrader_csp
+
+        return formgrader_csp(resources["csp_nonce"])
