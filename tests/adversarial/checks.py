@@ -29,8 +29,9 @@ import nbformat
 import pytest
 
 from grading.pipeline.driver import Course, run
-from tests.adversarial.corpus import FORBIDDEN_FILES, HONEST, SUBMISSIONS
+from tests.adversarial.corpus import FORBIDDEN_FILES, HONEST, SUBMISSIONS, XSS_JS, XSS_SUBMISSIONS
 from _notebooks import exercise_points, source_notebook
+from tests.browser import browser  # noqa: F401 (the Chromium fixture of the XSS tests)
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "27182818"
@@ -76,7 +77,16 @@ def inflate_minibatches_points(nb):
         cell.metadata.get("nbgrader", {}).pop("locked", None)
 
 
-EDITS = {f.__name__: f for f in (delete_f_tests, swap_f_df_ids, retag_softmax_tests, inflate_minibatches_points)}
+def xss_grade_id(nb):
+    """An extra graded cell whose grade_id is HTML (quoted by the tamper report)."""
+    cell = nbformat.v4.new_code_cell("print('extra')")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": '<img src=x onerror="alert(1)">', "points": 5,
+                                 "solution": False, "locked": True, "schema_version": 3}
+    nb.cells.insert(1, cell)
+
+
+EDITS = {f.__name__: f for f in (delete_f_tests, swap_f_df_ids, retag_softmax_tests, inflate_minibatches_points,
+                                 xss_grade_id)}
 
 
 # -- the course runs --------------------------------------------------------------------------------------------
@@ -235,3 +245,161 @@ def test_no_feedback_contains_the_hidden_seed(graded):
 
 def test_no_network_connection_reached_the_grader(graded, listener):
     assert listener.connections == []
+
+
+# =========================================================================================================
+# XSS (issue 11, breach 1): the pages of the lab01 run, opened in Chromium. Formgrader is served by a real Jupyter
+# server over the course directory of the run, with the instructor logged in; the feedback HTML is opened as the
+# student (and the partner credited through the pair rule) would open it. Nothing a submission holds may run:
+# no marker in window, no dialog, no navigation, no file written through the contents API, no request to the
+# test's listener; and the pages still show equations (MathML), markdown tables and PNG plots.
+
+def _xss_subs(graded):
+    subs = [s for s in XSS_SUBMISSIONS if s.lab == graded["lab"]]
+    if not subs:
+        pytest.skip("the XSS corpus is graded in lab01's run")
+    return subs
+
+
+class PageWatch:
+    """What a page did that a student's script would do: dialogs, navigations, popups, console errors."""
+
+    def __init__(self):
+        self.dialogs, self.popups, self.console = [], [], []
+
+    def attach(self, page):
+        page.on("popup", lambda popup: self.popups.append(popup.url))
+        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("console", lambda message: self.console.append(message.text))
+        return page
+
+
+def assert_nothing_ran(page, url: str, watch: PageWatch, work: Path, what: str):
+    page.wait_for_timeout(300)   # a script would have acted by now (it runs on load; its requests are async)
+    assert page.evaluate("window.__xss === undefined && (top === window || top.__xss === undefined)"), what
+    assert page.url == url, f"{what}: the page navigated to {page.url}"
+    assert watch.dialogs == [] and watch.popups == [], (what, watch.dialogs, watch.popups)
+    assert list(work.glob("pwned_*")) == [], f"{what}: a file was written through the contents API"
+
+
+def assert_renders_math_and_tables(page, what: str, tables: bool):
+    """Equations are typeset (MathML laid out by the browser: the lab's own text has them on every page) and, in
+    an answer without HTML, the markdown table is a table."""
+    counts = page.evaluate("""() => ({
+        math: [...document.querySelectorAll('math')].filter(m => m.getBoundingClientRect().width > 0).length,
+        tables: document.querySelectorAll('.text_cell_render table td').length})""")
+    assert counts["math"] >= 3 and (not tables or counts["tables"] >= 4), (what, counts)
+
+
+def assert_png_renders(page, what: str):
+    sizes = page.evaluate("""() => [...document.querySelectorAll('img[src^="data:image/png"]')]
+        .map(img => [img.complete, img.naturalWidth, img.naturalHeight])""")
+    assert any(done and w > 100 and h > 100 for done, w, h in sizes), (what, sizes)
+
+
+def _submission_ids(course, lab: str) -> dict:
+    from nbgrader.api import Gradebook
+
+    name = source_notebook(lab).stem
+    with Gradebook(course.gradebook_url()) as gb:
+        return {s.student.id: s.id for s in gb.notebook_submissions(name, lab)}
+
+
+def _course_config(course) -> str:
+    """nbgrader_config.py of the run's course directory, for the formgrader served from it."""
+    return (f"import sys\nsys.path.insert(0, {str(REPO)!r})\nfrom pathlib import Path\n"
+            "from grading.pipeline.driver import Course\n\n"
+            f"c = get_config()  # noqa: F821\nc.merge(Course(root=Path({str(course.root)!r}), submitted='submitted', "
+            f"autograded='autograded', feedback='feedback', db_url={course.gradebook_url()!r}).config())\n")
+
+
+def test_xss_formgrader_runs_no_student_script(graded, listener, request, tmp_path_factory):
+    from tests.browser import jupyter_lab
+
+    subs, course, lab = _xss_subs(graded), graded["course"], graded["lab"]
+    browser = request.getfixturevalue("browser")
+    work = Path(course.root)
+    (work / "nbgrader_config.py").write_text(_course_config(course), encoding="utf-8")
+    served = course.path("autograded") / subs[3].student / lab / "notes.html"   # x04 links to it
+    served.write_text("<script>" + fill(XSS_JS, PORT=listener.port, ME="served_file", TOKEN="served", LAB=lab,
+                                        NB=source_notebook(lab).name) + "</script>", encoding="utf-8")
+    ids = _submission_ids(course, lab)
+    with jupyter_lab(tmp_path_factory.mktemp("formgrader"), root=work) as server:
+        context = browser.new_context()
+        watch = PageWatch()
+        page = watch.attach(context.new_page())
+        page.goto(server.url("formgrader/gradebook"))     # the token logs the instructor in (a session cookie)
+        page.wait_for_selector("#main-table tr td a")       # nbgrader's own list page still works under the CSP
+        for sub in [*subs, next(s for s in SUBMISSIONS if s.student == "c01_loops_helpers_plots")]:
+            url = f"{server.base}/formgrader/submissions/{ids[sub.student]}/"
+            response = page.goto(url)
+            policy = response.headers["content-security-policy"]
+            assert "script-src 'nonce-" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+            page.wait_for_function("() => window.formgrader && document.querySelectorAll('input.score').length >= 5")
+            assert_nothing_ran(page, url, watch, work, sub.student)
+            assert [m for m in watch.console if "Content Security Policy" in m] == [], (sub.student, watch.console)
+            links = page.evaluate("() => [...document.querySelectorAll('#notebook-container a[href]')]"
+                                  ".map(a => a.href).filter(h => !h.startsWith(location.href.split('#')[0]))")
+            assert all(h.startswith(("http://", "https://", "mailto:")) for h in links), (sub.student, links)
+            assert_renders_math_and_tables(page, sub.student, tables=sub.student == "x15_sanitizer_bomb")
+            if sub.student == "c01_loops_helpers_plots":
+                assert_png_renders(page, sub.student)
+        url = f"{server.base}/formgrader/submissions/{ids[subs[3].student]}/notes.html"
+        response = page.goto(url)
+        assert response.headers["content-security-policy"].startswith("sandbox"), "a submission's file"
+        assert_nothing_ran(page, url, watch, work, "a file of the submission served by formgrader")
+        context.close()
+    assert listener.connections == [], "a page loaded something from the listener"
+
+
+def test_xss_feedback_runs_no_student_script(graded, listener, request):
+    from grading.pipeline.driver import credit_partners
+    from grading.pipeline.pairs import Credit
+
+    subs, course, lab = _xss_subs(graded), graded["course"], graded["lab"]
+    browser = request.getfixturevalue("browser")
+    feedback = course.path("feedback")
+    partner = "xss_partner"   # credited with x01's submission through the pair rule: gets a copy of its feedback
+    credit_partners(course, lab, {partner: Credit(partner, subs[0].student, [subs[0].student, partner])})
+    context = browser.new_context()
+    watch = PageWatch()
+    page = watch.attach(context.new_page())
+    for student in [*(s.student for s in subs), partner, "c01_loops_helpers_plots"]:
+        (html,) = (feedback / student / lab).glob("*.html")
+        text = html.read_text(encoding="utf-8")
+        assert text.index('http-equiv="Content-Security-Policy"') < text.index("<style"), student
+        url = html.as_uri()
+        page.goto(url)
+        assert_nothing_ran(page, url, watch, Path(course.root), f"feedback of {student}")
+        assert_renders_math_and_tables(page, student, tables=student == "x15_sanitizer_bomb")
+        if student == "c01_loops_helpers_plots":
+            assert_png_renders(page, student)
+        if student == "x13_exception_notes":   # the student's message is shown, as text
+            assert "<img src=x onerror=" in page.inner_text("body")
+    context.close()
+    assert listener.connections == []
+
+
+def test_xss_stored_notebooks_and_reports_hold_no_markup(graded):
+    """The autograded notebooks (what JupyterLab or nbconvert would render) and the tamper reports carry no
+    student HTML; every XSS submission is flagged and its grading cost stays bounded."""
+    from grading.pipeline.html_safety import SAFE_OUTPUT_TYPES, unsafe_markdown
+
+    subs, course, lab, report = _xss_subs(graded), graded["course"], graded["lab"], graded["report"]
+    for sub in subs:
+        nb = nbformat.read(course.path("autograded") / sub.student / lab / source_notebook(lab).name, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                assert unsafe_markdown(cell.source) == [], (sub.student, cell.source[:300])
+            for output in cell.get("outputs", []):
+                assert set(output.get("data", {})) <= set(SAFE_OUTPUT_TYPES), (sub.student, list(output["data"]))
+    tamper = Path(course.out) / "tamper" / lab
+    for path in tamper.glob("*.md"):
+        assert unsafe_markdown(path.read_text(encoding="utf-8")) == [], path.name
+    assert list(tamper.glob("x14_tamper_report-*.md")), "the tamper report of x14"
+    honest = sum(report.row(s)["autograde_seconds"] for s in HONEST) / len(HONEST)
+    print("\nXSS attack                     cost (autograde seconds / honest)")
+    for sub in subs:
+        ratio = report.row(sub.student)["autograde_seconds"] / honest
+        print(f"{sub.student:<30} {ratio:5.2f}")
+        assert ratio <= 10, sub.student

@@ -397,3 +397,184 @@ SUBMISSIONS = [
 ]
 
 HONEST = ("aaa_honest", "zzz_honest")   # the solution's answers, in every lab's course run: always full marks
+
+# =========================================================================================================
+# XSS: student HTML/JS must never run in a page the kit produces or serves (issue 11, breach 1). Each submission
+# puts one class of payload where formgrader (the instructor's session) or the feedback HTML (the student's and,
+# through the pair rule, the partner's) shows it; tests/adversarial/checks.py opens both in Chromium. If a
+# payload RAN, it would leave a marker in window.__xss, read the solution through the Jupyter contents API and
+# write it into the course directory (pwned_@TOKEN@_<student>.txt), open a dialog, load a resource from the
+# test's listener on 127.0.0.1:@PORT@ and navigate away to it.
+
+XSS_JS = ('(async()=>{window.__xss=(window.__xss||[]).concat(["@ME@"]);'
+          'try{top.__xss=(top.__xss||[]).concat(["@ME@"])}catch(e){}'
+          'var m=document.cookie.match(/_xsrf=([^;]+)/),x=m?m[1]:"",s="";'
+          'try{s=await (await fetch("/api/contents/solutions/@LAB@/@NB@")).text()}catch(e){}'
+          'try{await fetch("/api/contents/pwned_@TOKEN@_@ME@.txt",{method:"PUT",headers:{"X-XSRFToken":x,'
+          '"Content-Type":"application/json"},body:JSON.stringify({type:"file",format:"text",content:s||"x"})})'
+          '}catch(e){}'
+          'try{new Image().src="http://127.0.0.1:@PORT@/img-@ME@"}catch(e){}'
+          'alert("@ME@");location.href="http://127.0.0.1:@PORT@/nav-@ME@"})()')
+XSS_ATTR = XSS_JS.replace("&", "&amp;").replace('"', "&quot;")        # inside a double-quoted HTML attribute
+XSS_URL = "javascript:" + XSS_JS.replace("%", "%25").replace(" ", "%20")
+XSS_DOC = "<script>" + XSS_JS + "</script>"                           # an HTML document that runs it
+XSS_DATA_URL = "data:text/html," + "".join(c if c.isalnum() else f"%{ord(c):02X}" for c in XSS_DOC)
+BEACON = "http://127.0.0.1:@PORT@/beacon-@ME@"                        # any request there means the page loaded it
+IMG_ONERROR = '<img src=x onerror="' + XSS_ATTR + '">'
+SVG_SCRIPT = '<svg xmlns="http://www.w3.org/2000/svg" onload="' + XSS_ATTR + '"><script>' + XSS_JS + '</script></svg>'
+
+
+def _written_answer(markdown: str) -> str:
+    """A written answer that looks honest around the payload, with what must still render: an equation, a table."""
+    return ("With $\\eta = 1$ the factor is $1 - 2\\eta = -1$, so $x_t = (-1)^t x_0$ oscillates.\n\n"
+            "$$x_{t+1} = (1 - 2\\eta)\\, x_t$$\n\n| $\\eta$ | behaviour |\n|:--|:--|\n| 1 | oscillates |\n"
+            "| 1000 | diverges |\n\n" + markdown + "\n")
+
+
+def _display(bundle: dict, metadata: dict | None = None) -> str:
+    """An answer-cell line that displays a raw MIME bundle (what IPython's display(..., raw=True) sends)."""
+    return f"\ndisplay({bundle!r}, raw=True, metadata={metadata or {}!r})\n"
+
+
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+XSS_SUBMISSIONS = [
+    # ---- markdown answers (the written Discussion answer, graded by hand in formgrader)
+    Submission("x01_md_event_attributes", LAB1, "event-handler attributes in a written answer: <img onerror>, "
+               "<svg onload>, <details ontoggle>, <video><source onerror>, <body onload>, mixed case", "",
+               {"discussion": _written_answer(
+                   f'<img src=x onerror="{XSS_ATTR}">\n<svg onload="{XSS_ATTR}"></svg>\n'
+                   f'<details open ontoggle="{XSS_ATTR}"><summary>x</summary></details>\n'
+                   f'<video><source onerror="{XSS_ATTR}"></video> <body onload="{XSS_ATTR}">\n'
+                   f'<IMG SRC=x oNeRrOr="{XSS_ATTR}">')},
+               flags=frozenset({"unsafe_content"})),
+    Submission("x02_md_script_elements", LAB1, "script elements in a written answer: <script>, an external "
+               "<script src>, a split <scr<script>ipt>, a <noscript> title breakout", "",
+               {"discussion": _written_answer(
+                   f"<script>{XSS_JS}</script>\n\n<script src=\"{BEACON}.js\"></script>\n\n"
+                   f"<scr<script>ipt>{XSS_JS}</scr</script>ipt>\n\n"
+                   f'<noscript><p title="</noscript><img src=x onerror=&quot;{XSS_ATTR}&quot;>"></noscript>')},
+               flags=frozenset({"unsafe_content"})),
+    Submission("x03_md_nested_documents", LAB1, "nested documents in a written answer: <iframe srcdoc>, <iframe "
+               "src=data:>, <object data=>, <embed src=>", "",
+               {"discussion": _written_answer(
+                   f'<iframe srcdoc="{XSS_DOC.replace("&", "&amp;").replace(chr(34), "&quot;").replace("<", "&lt;")}">'
+                   f'</iframe>\n<iframe src="{XSS_DATA_URL}"></iframe>\n<object data="{XSS_DATA_URL}"></object>\n'
+                   f'<embed src="{XSS_DATA_URL}">')},
+               flags=frozenset({"unsafe_content"})),
+    Submission("x04_md_script_urls", LAB1, "links that run script: [x](javascript:), <a href=javascript:>, an "
+               "entity-obfuscated java&#x09;script:, an autolink <javascript:...>, data:text/html, a relative link "
+               "to a served file", "",
+               {"discussion": _written_answer(
+                   f"[click me](javascript:alert(document.domain)) and <javascript:alert(document.cookie)>\n\n"
+                   f'<a href="{XSS_URL}">a proof</a> <a href="java&#x09;script:{XSS_ATTR}">another</a>\n'
+                   f'<a href="{XSS_DATA_URL}">data</a> [my notes](notes.html) [d](data:text/html,hi)')},
+               flags=frozenset({"unsafe_content"})),
+    Submission("x05_md_page_hijack", LAB1, "page hijacks without script: <style> with @import and url(), a style "
+               "attribute loading a URL, <link rel=stylesheet>, <meta http-equiv=refresh>, <base href>, an "
+               "auto-targeted <form>", "",
+               {"discussion": _written_answer(
+                   f"<style>@import url({BEACON}.css); body {{ background: url({BEACON}-bg); }} "
+                   f".nbgrader_cell {{ display: none }}</style>\n\n"
+                   f'<div style="background-image: url({BEACON}-div)">styled</div>\n'
+                   f'<link rel="stylesheet" href="{BEACON}-link.css">\n'
+                   f'<meta http-equiv="refresh" content="0;url=http://127.0.0.1:@PORT@/refresh-@ME@">\n'
+                   f'<base href="http://127.0.0.1:@PORT@/base-@ME@/">\n'
+                   f'<form action="http://127.0.0.1:@PORT@/form-@ME@" method="post"><input name="q" value="x">'
+                   f'<button autofocus>Full credit</button></form>')},
+               flags=frozenset({"unsafe_content"})),
+    # -- what a determined student tries next (1/6): sanitizer and parser differentials (mutation XSS)
+    Submission("x06_md_mutation_xss", LAB1, "mutation XSS: MathML/SVG namespace confusion (<math><mtext><table>"
+               "<mglyph><style>), <svg><p><style>, comment and CDATA tricks, a <template>, 3000 nested <div>s",
+               "",
+               {"discussion": _written_answer(
+                   f'<math><mtext><table><mglyph><style><img src=x onerror="{XSS_ATTR}"></style></mglyph></table>'
+                   f'</mtext></math>\n\n<svg><p><style><img src=x onerror="{XSS_ATTR}"></style></p></svg>\n\n'
+                   f'<!--><img src=x onerror="{XSS_ATTR}">-->\n\n<svg><![CDATA[><img src=x onerror="{XSS_ATTR}">]]>'
+                   f'</svg>\n\n<template><img src=x onerror="{XSS_ATTR}"></template>\n\n'
+                   f'<math><mi xlink:href="{XSS_URL}">x</mi><maction actiontype="statusline" '
+                   f'xlink:href="{XSS_URL}">y</maction></math>\n\n' + "<div>" * 3000 + "deep" + "</div>" * 3000)},
+               flags=frozenset({"unsafe_content"})),
+    # -- (2/6): the equation renderer (MathJax's \href, latex2mathml copying \text verbatim)
+    Submission("x07_md_latex", LAB1, "payloads inside equations: \\href{javascript:...}, \\text{<img onerror>}, "
+               "\\unicode, \\style, a text/latex output with \\href", "f returns 2x",
+               {"discussion": _written_answer(
+                   f"Clearly $\\href{{javascript:alert(1)}}{{x_t}}$ and $\\text{{<img src=x onerror=\"{XSS_ATTR}\">}}$ "
+                   f"and $$\\style{{background:url({BEACON}-tex)}}{{x}} \\unicode{{<img src=x onerror=alert(1)>}}$$"),
+                "f": F_2X + _display({"text/latex": "$$\\href{javascript:alert(1)}{x} "
+                                                   "\\text{<img src=x onerror=alert(1)>}$$"})},
+               zero=("f",), flags=frozenset({"unsafe_content"})),
+    # -- (3/6): formgrader's own page: DOM clobbering of its globals, fake grade inputs, its widgets' classes
+    Submission("x08_md_formgrader_hijack", LAB1, "hijacks formgrader's own page: DOM clobbering (id/name = "
+               "base_url, submission_id, formgrader), fake score/comment inputs with the real grade ids, buttons "
+               "with formgrader's classes", "",
+               {"discussion": _written_answer(
+                   f'<a id="base_url" href="http://127.0.0.1:@PORT@/clobber-@ME@">x</a>'
+                   f'<img name="submission_id" src="data:image/png;base64,{PNG_1PX}">'
+                   f'<form id="formgrader" name="formgrader"></form>\n'
+                   f'<input class="score tabbable" id="discussion" value="2"> '
+                   f'<textarea class="comment" id="discussion-comment">great</textarea>\n'
+                   f'<button class="btn btn-success full-credit">Full credit</button> '
+                   f'<div class="panel panel-primary nbgrader_cell"><span class="nbgrader-label">Score: 2 / 2</span></div>')},
+               flags=frozenset({"unsafe_content"})),
+    # ---- outputs of answer cells
+    Submission("x09_out_raw_display", LAB1, "display(..., raw=True) of text/html (<img onerror>, <script>) and "
+               "application/javascript in an answer cell", "df returns x**2",
+               {"df": DF_SQ + _display({"text/html": f'<img src=x onerror="{XSS_ATTR}"><script>{XSS_JS}</script>',
+                                        "text/plain": "a table"})
+                      + _display({"application/javascript": XSS_JS})},
+               zero=("df",), flags=frozenset({"unsafe_content"})),
+    Submission("x10_out_repr_methods", LAB1, "an object with _repr_html_, _repr_javascript_, _repr_svg_, "
+               "_repr_markdown_ as the answer cell's result", "f returns 2x",
+               {"f": F_2X + (
+                   "\n\nclass Report:\n"
+                   f"    def _repr_html_(self):\n        return {IMG_ONERROR!r}\n\n"
+                   f"    def _repr_javascript_(self):\n        return {XSS_JS!r}\n\n"
+                   f"    def _repr_svg_(self):\n        return {SVG_SCRIPT!r}\n\n"
+                   f"    def _repr_markdown_(self):\n        return {IMG_ONERROR!r}\n\n\n"
+                   "Report()\n")},
+               zero=("f",), flags=frozenset({"unsafe_content"})),
+    Submission("x11_out_svg_widget_markdown", LAB1, "image/svg+xml with <script>, a widget view (with a state "
+               "claim), text/markdown with raw HTML, an unknown text/x-html mime type", "gradient ascent",
+               {"gradient_descent": GD_ASCENT
+                + _display({"image/svg+xml": f'<svg xmlns="http://www.w3.org/2000/svg"><script>{XSS_JS}</script>'
+                                             f'<image href="{BEACON}-svg"/></svg>'})
+                + _display({"application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2,
+                                                                          "version_minor": 0},
+                            "text/html": f'<img src=x onerror="{XSS_ATTR}">'})
+                + _display({"text/markdown": f'# results\n<img src=x onerror="{XSS_ATTR}">'})
+                + _display({"text/x-html": f"<script>{XSS_JS}</script>"})},
+               zero=("gradient_descent",), flags=frozenset({"unsafe_content"})),
+    # -- (4/6): output metadata and image data that templates print into attributes
+    Submission("x12_out_metadata_breakout", LAB1, "attribute breakouts: PNG width/height metadata '1 onerror=...', "
+               "a 'filenames' path, 'isolated' HTML, PNG data that is not base64 (\" onerror=...)", "f returns 2x",
+               {"f": F_2X
+                + _display({"image/png": PNG_1PX},
+                           {"image/png": {"width": f"1 onerror={XSS_JS}", "height": "1 src=x onerror=alert(1)",
+                                          "alt": f'"><img src=x onerror="{XSS_ATTR}">', "unconfined": True},
+                            "filenames": {"image/png": f"{BEACON}.png"}})
+                + _display({"image/png": f'x" onerror="{XSS_ATTR}'})
+                + _display({"text/html": f"<script>{XSS_JS}</script>"}, {"text/html": {"isolated": True}})},
+               zero=("f",), flags=frozenset({"unsafe_content"})),
+    # -- (5/6): student strings the pipeline quotes in markdown: exception messages in the grading notes and
+    #           verdicts, cell ids in the tamper report
+    Submission("x13_exception_notes", LAB1, "exception messages with HTML/markdown payloads: raised by the answer "
+               "cell in the grader's run (a grading note) and by the function when the check calls it (a verdict)",
+               "df raises",
+               {"df": ("def df(x):\n    raise ValueError("
+                       + repr(IMG_ONERROR + " [click](javascript:alert(1)) $\\href{javascript:alert(1)}{x}$")
+                       + ")\n\n\nraise RuntimeError("
+                       + repr(IMG_ONERROR + " <script>" + XSS_JS + "</script> `` <b>`") + ")\n")},
+               zero=("df",), flags=frozenset({"verdict_note"})),
+    Submission("x14_tamper_report", LAB1, "payloads for the grader-facing tamper report: a code line with `` and "
+               "<img onerror>, an extra graded cell whose grade_id is HTML", "f returns 2x",
+               {"f": F_2X + f"\n\nimport os  # `` <img src=x onerror=\"{XSS_ATTR}\"> ``\nos.getcwd()\n"},
+               zero=("f",), flags=frozenset({"tamper_suspect"}), edit="xss_grade_id"),
+    # -- (6/6): the sanitizer's own cost: a deep, wide, slow-to-parse answer
+    Submission("x15_sanitizer_bomb", LAB1, "cost of the page renderer: 2000 equations, 5000 unclosed brackets "
+               "and 10000 emphasis markers in one written answer (no HTML: all of it is rendered)", "",
+               {"discussion": _written_answer(" ".join(f"$x_{{{i}}}^2$" for i in range(2000)) + "\n\n"
+                                              + "[" * 5000 + "*_" * 5000 + "\n")}),
+]
+SUBMISSIONS += XSS_SUBMISSIONS
+# ============================================================================ end of the XSS block
