@@ -285,4 +285,4 @@ def test_report_markdown_groups_by_category():
     assert headings == [c for c in CATEGORIES if c in categories]  # in the fixed category order
     process = report.split(f"#### {PROCESS}")[1].split("####")[0]
     assert "- cell 0, line 3: `os._exit(0)` — " in process and "socket" not in process
-    assert "- cell 7 ('f'), line 2: `` x = `1` `` — " in report
+    assert "- cell 7 \\(\\'f\\'\\), line 2: `` x = `1` `` — " in report  # the label is escaped markdown
