@@ -27,7 +27,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from ._validate import check_int, check_labels, check_rng
+from ._validate import _describe, check_finite, check_flag, check_int, check_labels, check_rng
 
 __all__ = [
     "CLASS_NAMES",
@@ -329,13 +329,24 @@ def _parse_idx(content: bytes, path) -> np.ndarray:
 
 # --- minibatches and splitting --------------------------------------------------------------
 
+def _check_numeric(a: np.ndarray, name: str) -> np.ndarray:
+    """Real numbers (any int or float dtype, kept as they are), finite."""
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise TypeError(f"{name} must be a real numeric array (int or float), got {_describe(a)}")
+    if a.dtype.kind == "f":
+        check_finite(a, name)
+    return a
+
+
 def _check_Xy(X, y):
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim < 2:
         raise ValueError(f"X must be at least 2-D (one row per example), got shape {X.shape}")
+    if len(X) == 0:
+        raise ValueError(f"X must have at least one row, got shape {X.shape}")
     if y.ndim < 1 or len(y) != len(X):
         raise ValueError(f"y must have one entry per row of X ({len(X)}), got shape {y.shape}")
-    return X, y
+    return _check_numeric(X, "X"), _check_numeric(y, "y")
 
 
 def minibatches(X, y, batch_size, *, rng=None, shuffle=True, drop_last=False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -348,10 +359,15 @@ def minibatches(X, y, batch_size, *, rng=None, shuffle=True, drop_last=False) ->
     """
     X, y = _check_Xy(X, y)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
+    shuffle, drop_last = check_flag(shuffle, "shuffle"), check_flag(drop_last, "drop_last")
     if shuffle and rng is None:
         raise TypeError("rng must be a numpy.random.Generator when shuffle=True (e.g. numpy.random.default_rng(0))")
     if rng is not None:
         check_rng(rng)
+    return _minibatches(X, y, batch_size, rng=rng, shuffle=shuffle, drop_last=drop_last)
+
+
+def _minibatches(X, y, batch_size, *, rng=None, shuffle=True, drop_last=False):
     n = len(X)
     stop = n - n % batch_size if drop_last else n
     order = rng.permutation(n) if shuffle else None
@@ -378,6 +394,7 @@ def train_val_split(X, y, val_size=0.1, *, rng, stratify=True):
     """
     X, y = _check_Xy(X, y)
     check_rng(rng)
+    stratify = check_flag(stratify, "stratify")
     n = len(X)
     if isinstance(val_size, (int, np.integer)) and not isinstance(val_size, (bool, np.bool_)):
         n_val = int(val_size)
