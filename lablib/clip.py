@@ -24,6 +24,8 @@ def _tensors(grads) -> tuple[list, list[np.ndarray], type]:
         items = [(f"grads[{k!r}]", grads[k]) for k in keys]
     else:
         raise TypeError(f"grads must be an ndarray or a list, tuple or dict of ndarrays, got {_describe(grads)}")
+    if not items:
+        raise ValueError(f"grads must hold at least one array, got an empty {kind.__name__}")
     for name, g in items:
         # A list of plain numbers would silently mean "many scalar tensors": ask for np.array([...]) instead.
         if not isinstance(g, np.ndarray):

@@ -523,8 +523,8 @@ def to_grayscale(images, *, channel_axis=-1) -> np.ndarray:
     """ITU-R BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B of RGB ``images`` (float64, same scale as the input;
     ``channel_axis`` holds R, G, B)."""
     images = as_float_array(images, "images")
-    if images.ndim == 0:
-        raise ValueError("images must have a channel axis of length 3, got a scalar")
+    if images.ndim == 0 or images.size == 0:
+        raise ValueError(f"images must be a non-empty array with a channel axis of length 3, got shape {images.shape}")
     channel_axis = check_int(channel_axis, "channel_axis")
     if not -images.ndim <= channel_axis < images.ndim or images.shape[channel_axis] != 3:
         raise ValueError(f"images must have 3 channels (R, G, B) along channel_axis={channel_axis}, "
@@ -548,7 +548,7 @@ def resize_area(images, size: int) -> np.ndarray:
     (as OpenCV's INTER_AREA and tf.image.resize(method="area")). Linear, so it commutes with grayscale
     conversion, and keeps the mean intensity. Returns float64."""
     images = as_float_array(images, "images")
-    if images.ndim < 2 or images.shape[-1] != images.shape[-2] or images.shape[-1] == 0:
+    if images.ndim < 2 or images.shape[-1] != images.shape[-2] or images.size == 0:
         raise ValueError(f"images must end with two equal, non-zero axes (..., H, H), got shape {images.shape}")
     size = check_int(size, "size", minimum=1)
     if size > images.shape[-1]:

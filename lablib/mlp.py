@@ -70,7 +70,7 @@ class MLP:
         elif isinstance(batchnorm, dict):
             unknown = set(batchnorm) - set(_BATCHNORM_DEFAULTS)
             if unknown:
-                raise ValueError(f"batchnorm options must be among {sorted(_BATCHNORM_DEFAULTS)}, got {sorted(unknown)}")
+                raise ValueError(f"batchnorm has unknown options {sorted(unknown)} (allowed: {sorted(_BATCHNORM_DEFAULTS)})")
             batchnorm = {**KERAS_BATCHNORM, **batchnorm}
             _check_batchnorm_options(batchnorm)
         else:
@@ -122,7 +122,7 @@ class MLP:
         X = _check_inputs(self, X, "X")
         train = v.check_flag(train, "train")
         drop = train if dropout_active is None else v.check_flag(dropout_active, "dropout_active")
-        if drop and self.dropout > 0:
+        if rng is not None or (drop and self.dropout > 0):
             v.check_rng(rng)
         return self._forward(X, train, drop, rng)
 
@@ -190,26 +190,25 @@ class MLP:
     # ----------------------------------------------------------------- transfer learning
     def layer_params(self, layer):
         """Names of the parameters of ``layer`` (1-based)."""
-        self._check_layer(layer)
+        layer = self._check_layer(layer)
         return [name for name, owner in self.layer_of.items() if owner == layer]
 
-    def _check_layer(self, layer):
-        layer = v.check_int(layer, "layer")
+    def _check_layer(self, layer, name="layer"):
+        layer = v.check_int(layer, name)
         if not 1 <= layer <= self.n_layers:
-            raise ValueError(f"layer must be in [1, {self.n_layers}], got {layer}")
+            raise ValueError(f"{name} must be in [1, {self.n_layers}], got {layer}")
+        return layer
 
     def freeze(self, *layers):
         """Exclude the parameters of these layers (1-based) from training; batch norm of a frozen
         layer uses its running statistics and stops updating them (Keras' behaviour)."""
         for layer in layers:
-            self._check_layer(layer)
-            self.frozen.add(layer)
+            self.frozen.add(self._check_layer(layer, "layers"))
 
     def unfreeze(self, *layers):
         """Train these layers again (all layers if none are named)."""
         for layer in layers or range(1, self.n_layers + 1):
-            self._check_layer(layer)
-            self.frozen.discard(layer)
+            self.frozen.discard(self._check_layer(layer, "layers"))
 
     def trainable_params(self):
         """The parameters the optimizer may update (not in a frozen layer)."""
@@ -221,8 +220,8 @@ class MLP:
             raise TypeError(f"other must be an MLP, got {v._describe(other)}")
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
             raise TypeError(f"layers must be a list of layer numbers (1-based), got {v._describe(layers)}")
+        layers = [self._check_layer(layer, "layers") for layer in layers]
         for layer in layers:
-            self._check_layer(layer)
             for name in self.layer_params(layer):
                 if name not in other.params or other.params[name].shape != self.params[name].shape:
                     got = other.params[name].shape if name in other.params else "missing"

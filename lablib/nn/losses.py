@@ -27,7 +27,9 @@ def _check_axis(x, axis):
 def softmax(x, axis=-1):
     """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis`` (the shift avoids overflow)."""
     x = as_float_array(x, "x")
-    return _softmax(x, _check_axis(x, axis))
+    axis = _check_axis(x, axis)
+    with np.errstate(over="ignore"):  # x - max x = -inf when x spans more than 1.8e308: exp gives the exact 0
+        return _softmax(x, axis)
 
 
 def _softmax(x, axis=-1):
