@@ -119,7 +119,7 @@ class FashionMNIST(NamedTuple):
             return f"{a.dtype}{list(a.shape)}"
 
         return (
-            f"FashionMNIST(X_train={desc(self.X_train)}, y_train={desc(self.y_train)}, "
+            f"{type(self).__name__}(X_train={desc(self.X_train)}, y_train={desc(self.y_train)}, "
             f"X_test={desc(self.X_test)}, y_test={desc(self.y_test)}, class_names={len(self.class_names)} names)"
         )
 
@@ -385,17 +385,11 @@ class CIFAR10ChecksumError(OSError):
     """A CIFAR-10 file is corrupt or is not the official one."""
 
 
-class CIFAR10(NamedTuple):
-    """Images and labels of CIFAR-10 (unpack it or use the attributes)."""
+class CIFAR10(NamedTuple("CIFAR10", FashionMNIST.__annotations__.items())):
+    """Images and labels of CIFAR-10 (unpack it or use the attributes): the fields of ``FashionMNIST``."""
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    class_names: tuple
-
-    def __repr__(self) -> str:
-        return FashionMNIST.__repr__(self).replace("FashionMNIST", "CIFAR10", 1)
+    __slots__ = ()
+    __repr__ = FashionMNIST.__repr__
 
 
 def load_cifar10(*, dtype="float64", flatten=True, grayscale=False, size=32, data_dir=None, download=True) -> CIFAR10:
