@@ -34,6 +34,7 @@ from ._validate import (
 
 __all__ = [
     "DivergenceWarning",
+    "GradientOverflowError",
     "gradient_descent",
     "sgd_step",
     "adagrad_norm_step",
@@ -176,17 +177,20 @@ def _check_step_args(params, grads) -> None:
             raise ValueError(f"grads[{name!r}] must have the shape of params[{name!r}], {x.shape}, got {g.shape}")
 
 
-def _check_finite_result(params: dict, state: dict) -> None:
-    """The pure steps never return an overflowed state or iterate: grad**2 beyond float64 (|grad| > 1.3e154)
-    would silently make the next steps zero (torch and Keras do that)."""
-    values = list(params.values()) + [
-        buf for value in state.values() for buf in (value.values() if isinstance(value, dict) else [value])
-        if isinstance(buf, (np.ndarray, float))
-    ]
-    for value in values:
-        if not np.all(np.isfinite(value)):
-            raise ValueError("grads are too large for this rule in float64: the update or its running statistics "
-                             "overflowed (the squares of the gradients exceed 1.8e308); rescale the gradients")
+class GradientOverflowError(ValueError):
+    """A step rule's running statistics overflowed float64 (grad**2 beyond 1.8e308): its steps would be zero."""
+
+
+def _check_finite_state(state: dict) -> None:
+    """The pure steps never return an overflowed state: grad**2 beyond float64 (|grad| > 1.3e154) makes the
+    denominators inf and the steps silently zero (torch and Keras take such zero steps). An iterate that
+    overflows (lr * grad too large) is returned as it is: inf shows the divergence."""
+    for value in state.values():
+        for buf in value.values() if isinstance(value, dict) else [value]:
+            if isinstance(buf, (np.ndarray, float)) and not np.all(np.isfinite(buf)):
+                raise GradientOverflowError(
+                    "grads are too large for this rule in float64: its running statistics overflowed (the squares "
+                    "of the gradients exceed 1.8e308), so every later step would be zero; rescale the gradients")
 
 
 def _pure_step(update, params, grads, state, **hparams):
@@ -234,7 +238,7 @@ def _pure_step(update, params, grads, state, **hparams):
 
     with np.errstate(over="ignore", invalid="ignore"):
         update(new_params, new_grads, new_state, {}, **hparams)
-    _check_finite_result(new_params, new_state)
+    _check_finite_state(new_state)
 
     if single:
         new_state = {k: (v[_ONE] if isinstance(v, dict) else v) for k, v in new_state.items()}

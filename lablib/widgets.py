@@ -338,14 +338,17 @@ _BETA_KEYWORD = {"momentum": "momentum", "Adam": "beta1"}
 
 def _run_steps(step, grad, x0, n_steps, **hparams) -> np.ndarray:
     """x_{t+1}, state = step(x_t, grad(x_t), state, **hparams) from state = {}; iterates until n_steps or the
-    first non-finite gradient or iterate (divergence)."""
+    first non-finite gradient or iterate, or a rule's overflowing statistics (divergence)."""
     path, state = [x0], {}
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(n_steps):
             g = grad(path[-1])
             if not np.all(np.isfinite(g)):
                 break
-            x, state = step(path[-1], g, state, **hparams)
+            try:
+                x, state = step(path[-1], g, state, **hparams)
+            except optim.GradientOverflowError:
+                break
             x = as_float_array(x, "the new x returned by a step function", finite=False)
             if not np.all(np.isfinite(x)):
                 break
