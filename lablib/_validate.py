@@ -22,13 +22,19 @@ __all__ = [
     "check_int",
     "check_rng",
     "check_labels",
+    "check_cache",
+    "check_choice",
+    "check_flag",
 ]
 
 
 def _describe(x) -> str:
     if isinstance(x, np.ndarray):
         return f"array of dtype {x.dtype} and shape {x.shape}"
-    return f"{type(x).__name__} {x!r}"
+    if isinstance(x, (tuple, list, dict)):
+        return f"{type(x).__name__} of length {len(x)}"
+    text = repr(x)
+    return f"{type(x).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def as_float_array(x, name: str, *, ndim: int | None = None, finite: bool = True) -> np.ndarray:
@@ -148,3 +154,26 @@ def check_labels(y, name: str, *, n: int | None = None, n_classes: int | None = 
     if n_classes is not None and arr.size and (arr.min() < 0 or arr.max() >= n_classes):
         raise ValueError(f"{name} must be in [0, {n_classes}), got values in [{arr.min()}, {arr.max()}]")
     return arr
+
+
+def check_cache(cache, made_by: str, *, length: int, name: str = "cache") -> tuple:
+    """The tuple a forward function returned as its cache (``length`` entries), or a TypeError naming ``name``."""
+    if not isinstance(cache, tuple) or len(cache) != length:
+        raise TypeError(f"{name} must be the cache returned by {made_by} (a tuple of {length}), got {_describe(cache)}")
+    return cache
+
+
+def check_choice(value, name: str, choices: tuple):
+    """One of ``choices`` (strings), or a ValueError (TypeError for a non-string) naming ``name``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}, got {_describe(value)}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_flag(value, name: str) -> bool:
+    """True or False (Python or numpy bool; not 0/1, not a string)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)

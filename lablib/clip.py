@@ -1,12 +1,14 @@
 """Gradient clipping: by value, by norm (per tensor) and by global norm.
 
 ``grads`` is one ndarray, or a list, tuple or dict of ndarrays; the result has the same structure and is made
-of new arrays (the inputs are never modified).
+of new arrays (the inputs are never modified). Norms are computed without overflow or underflow (entries of
+1e200 or 1e-200 give their true norm, not inf or 0).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ._numeric import l2_norm
 from ._validate import _describe, as_float_array, check_positive
 
 __all__ = ["clip_by_value", "clip_by_norm", "clip_by_global_norm"]
@@ -22,16 +24,13 @@ def _tensors(grads) -> tuple[list, list[np.ndarray], type]:
         items = [(f"grads[{k!r}]", grads[k]) for k in keys]
     else:
         raise TypeError(f"grads must be an ndarray or a list, tuple or dict of ndarrays, got {_describe(grads)}")
+    if not items:
+        raise ValueError(f"grads must hold at least one array, got an empty {kind.__name__}")
     for name, g in items:
         # A list of plain numbers would silently mean "many scalar tensors": ask for np.array([...]) instead.
         if not isinstance(g, np.ndarray):
             raise TypeError(f"{name} must be an ndarray (wrap one gradient vector in np.array), got {_describe(g)}")
     return keys, [as_float_array(g, name) for name, g in items], kind
-
-
-def _sum_squares(g: np.ndarray) -> float:
-    flat = g.ravel()
-    return float(np.dot(flat, flat))
 
 
 def _rebuild(keys, arrays, kind):
@@ -62,7 +61,7 @@ def clip_by_norm(grads, max_norm):
     """
     max_norm = check_positive(max_norm, "max_norm")
     keys, arrays, kind = _tensors(grads)
-    return _rebuild(keys, [g * max_norm / max(np.sqrt(_sum_squares(g)), max_norm) for g in arrays], kind)
+    return _rebuild(keys, [_scaled(g, max_norm, l2_norm(g)) for g in arrays], kind)
 
 
 def clip_by_global_norm(grads, max_norm):
@@ -74,6 +73,10 @@ def clip_by_global_norm(grads, max_norm):
     """
     max_norm = check_positive(max_norm, "max_norm")
     keys, arrays, kind = _tensors(grads)
-    global_norm = float(np.sqrt(sum(_sum_squares(g) for g in arrays)))
-    scale = max_norm / max(global_norm, max_norm)
-    return _rebuild(keys, [g * scale for g in arrays], kind), global_norm
+    global_norm = l2_norm(*arrays)
+    return _rebuild(keys, [_scaled(g, max_norm, global_norm) for g in arrays], kind), global_norm
+
+
+def _scaled(g: np.ndarray, max_norm: float, norm: float) -> np.ndarray:
+    """g * max_norm / max(norm, max_norm): a copy of g when norm <= max_norm."""
+    return g * (max_norm / max(norm, max_norm))

@@ -85,4 +85,6 @@ def rel_error(a, b):
 
 
 def _rel_error(a, b):
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+    # Halved (exactly, a power of 2) so that a - b and |a| + |b| cannot overflow near the largest floats.
+    a, b = a * 0.5, b * 0.5
+    return float(np.max(np.abs(a - b) / np.maximum(0.5e-8, np.abs(a) + np.abs(b))))

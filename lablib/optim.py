@@ -1,4 +1,5 @@
-"""Gradient descent and the optimizers of the course: SGD (+momentum), AdaGrad-Norm, Adagrad, RMSprop, Adam.
+"""Gradient descent and the optimizers of the course: SGD (momentum, Nesterov), AdaGrad-Norm, Adagrad, RMSprop,
+Adadelta, Adam.
 
 Each update rule exists once, as an in-place kernel ``_<rule>_update(params, grads, state, scratch, ...)``
 working on dicts name -> ndarray. Two faces share it:
@@ -6,12 +7,12 @@ working on dicts name -> ndarray. Two faces share it:
 * a pure step function ``<rule>_step(params, grads, state, *, lr, ...) -> (params, state)`` that copies its
   inputs first (params and grads are one ndarray or a dict of ndarrays; ``state`` is ``{}``/``None`` on the
   first call, then whatever the previous call returned);
-* a thin class (``SGD``, ``AdaGradNorm``, ``Adagrad``, ``RMSprop``, ``Adam``) whose ``step(params, grads)``
+* a thin class (``SGD``, ``AdaGradNorm``, ``Adagrad``, ``RMSprop``, ``Adadelta``, ``Adam``) whose ``step(params, grads)``
   updates the parameter arrays in place with preallocated temporaries, and whose ``lr`` is a float or a
   schedule ``t -> lr`` (``t`` = steps already taken).
 
 Where PyTorch and Keras 3 differ (where eps goes, SGD momentum form, defaults) each docstring says how;
-``eps_convention="torch"|"keras"`` selects between them where both are offered.
+``eps_convention="torch"|"keras"`` and ``momentum_form="torch"|"keras"`` select between them.
 """
 from __future__ import annotations
 
@@ -19,21 +20,34 @@ import warnings
 
 import numpy as np
 
-from ._validate import _describe, as_float_array, check_fraction, check_int, check_nonnegative, check_positive
+from ._numeric import l2_norm
+from ._validate import (
+    _describe,
+    as_float_array,
+    check_choice,
+    check_flag,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 
 __all__ = [
     "DivergenceWarning",
+    "GradientOverflowError",
     "gradient_descent",
     "sgd_step",
     "adagrad_norm_step",
     "adagrad_step",
     "rmsprop_step",
+    "adadelta_step",
     "adam_step",
     "Optimizer",
     "SGD",
     "AdaGradNorm",
     "Adagrad",
     "RMSprop",
+    "Adadelta",
     "Adam",
 ]
 
@@ -58,8 +72,8 @@ def gradient_descent(grad, x0, lr, n_steps, tol=None) -> np.ndarray:
     if not callable(grad):
         raise TypeError(f"grad must be a callable x -> gradient, got {_describe(grad)}")
     x0 = as_float_array(x0, "x0")
-    if x0.ndim > 1:
-        raise ValueError(f"x0 must be a scalar or a 1-D vector, got shape {x0.shape}")
+    if x0.ndim > 1 or x0.size == 0:
+        raise ValueError(f"x0 must be a scalar or a non-empty 1-D vector, got shape {x0.shape}")
     lr = check_positive(lr, "lr")
     n_steps = check_int(n_steps, "n_steps", minimum=0)
     if tol is not None:
@@ -75,7 +89,7 @@ def gradient_descent(grad, x0, lr, n_steps, tol=None) -> np.ndarray:
             g = as_float_array(g, "grad(x)", finite=False)
             if g.shape != x.shape:
                 raise ValueError(f"grad(x) must return the shape of x, {x.shape}, got {g.shape}")
-            if tol is not None and np.linalg.norm(g) < tol:
+            if tol is not None and l2_norm(g) < tol:
                 break
             x_next = x - lr * g
             if not np.all(np.isfinite(x_next)):
@@ -163,6 +177,22 @@ def _check_step_args(params, grads) -> None:
             raise ValueError(f"grads[{name!r}] must have the shape of params[{name!r}], {x.shape}, got {g.shape}")
 
 
+class GradientOverflowError(ValueError):
+    """A step rule's running statistics overflowed float64 (grad**2 beyond 1.8e308): its steps would be zero."""
+
+
+def _check_finite_state(state: dict) -> None:
+    """The pure steps never return an overflowed state: grad**2 beyond float64 (|grad| > 1.3e154) makes the
+    denominators inf and the steps silently zero (torch and Keras take such zero steps). An iterate that
+    overflows (lr * grad too large) is returned as it is: inf shows the divergence."""
+    for value in state.values():
+        for buf in value.values() if isinstance(value, dict) else [value]:
+            if isinstance(buf, (np.ndarray, float)) and not np.all(np.isfinite(buf)):
+                raise GradientOverflowError(
+                    "grads are too large for this rule in float64: its running statistics overflowed (the squares "
+                    "of the gradients exceed 1.8e308), so every later step would be zero; rescale the gradients")
+
+
 def _pure_step(update, params, grads, state, **hparams):
     """Copy params/grads/state into dicts, run the in-place ``update`` on the copies, return them."""
     single = not isinstance(params, dict)
@@ -178,9 +208,13 @@ def _pure_step(update, params, grads, state, **hparams):
     def label(kind, name):
         return kind if single else f"{kind}[{name!r}]"
 
+    if not params:
+        raise ValueError("params must hold at least one array, got an empty dict")
     new_params, new_grads = {}, {}
     for name in params:
         new_params[name] = np.array(as_float_array(params[name], label("params", name)))  # a copy
+        if new_params[name].size == 0:
+            raise ValueError(f"{label('params', name)} must not be empty, got shape {new_params[name].shape}")
         g = as_float_array(grads[name], label("grads", name))
         if g.shape != new_params[name].shape:
             raise ValueError(
@@ -202,7 +236,9 @@ def _pure_step(update, params, grads, state, **hparams):
         new_state[key] = value
     _check_state(new_state, new_params)
 
-    update(new_params, new_grads, new_state, {}, **hparams)
+    with np.errstate(over="ignore", invalid="ignore"):
+        update(new_params, new_grads, new_state, {}, **hparams)
+    _check_finite_state(new_state)
 
     if single:
         new_state = {k: (v[_ONE] if isinstance(v, dict) else v) for k, v in new_state.items()}
@@ -214,35 +250,73 @@ def _pure_step(update, params, grads, state, **hparams):
 # The update rules: one in-place kernel each, plus the validation of its hyperparameters
 
 
-def _sgd_hparams(momentum):
-    return {"momentum": check_fraction(momentum, "momentum")}
+_MOMENTUM_FORMS = ("torch", "keras")
+_VELOCITY_KEY = {"torch": "velocity", "keras": "keras_velocity"}
 
 
-def _sgd_update(params, grads, state, scratch, *, lr, momentum):
-    velocity = _buffers(state, "velocity", params) if momentum else None
+def _sgd_hparams(momentum, nesterov, momentum_form):
+    momentum = check_fraction(momentum, "momentum")
+    nesterov = check_flag(nesterov, "nesterov")
+    if nesterov and momentum == 0:
+        raise ValueError("momentum must be > 0 when nesterov=True (Nesterov's look-ahead is along the velocity)")
+    return {"momentum": momentum, "nesterov": nesterov,
+            "momentum_form": check_choice(momentum_form, "momentum_form", _MOMENTUM_FORMS)}
+
+
+def _sgd_update(params, grads, state, scratch, *, lr, momentum, nesterov=False, momentum_form="torch"):
+    velocity = _buffers(state, _VELOCITY_KEY[momentum_form], params) if momentum else None
     for name, x in params.items():
-        g = grads[name]
-        if momentum:
+        g, tmp = grads[name], _tmp(scratch, name, x)
+        if not momentum:
+            np.multiply(g, lr, out=tmp)
+            x -= tmp
+        elif momentum_form == "torch":  # v = momentum * v + g;  x -= lr * (v, or g + momentum * v)
             v = velocity[name]
             v *= momentum
             v += g
-            g = v
-        tmp = _tmp(scratch, name, x)
-        np.multiply(g, lr, out=tmp)
-        x -= tmp
+            if nesterov:
+                np.multiply(v, momentum, out=tmp)
+                tmp += g
+                tmp *= lr
+            else:
+                np.multiply(v, lr, out=tmp)
+            x -= tmp
+        else:  # keras: v = momentum * v - lr * g;  x += (v, or momentum * v - lr * g)
+            v = velocity[name]
+            np.multiply(g, lr, out=tmp)
+            v *= momentum
+            v -= tmp
+            if nesterov:
+                x -= tmp
+                np.multiply(v, momentum, out=tmp)
+            else:
+                np.copyto(tmp, v)
+            x += tmp
 
 
-def sgd_step(params, grads, state=None, *, lr, momentum=0.0):
-    """SGD with (heavy-ball) momentum, the torch.optim.SGD form (dampening 0, no Nesterov).
+def sgd_step(params, grads, state=None, *, lr, momentum=0.0, nesterov=False, momentum_form="torch"):
+    """SGD with (heavy-ball) momentum or Nesterov momentum, in PyTorch's or Keras' form.
 
+    momentum_form="torch" (default; torch.optim.SGD, dampening 0, and the course's momentum):
         g_t = momentum * g_{t-1} + grad        (g_0 = 0; state["velocity"] holds g_t)
-        x  <- x - lr * g_t
+        x  <- x - lr * g_t                                     (nesterov=False)
+        x  <- x - lr * (grad + momentum * g_t)                 (nesterov=True, torch's nesterov=True)
+    momentum_form="keras" (keras.optimizers.SGD):
+        v_t = momentum * v_{t-1} - lr * grad   (v_0 = 0; state["keras_velocity"] holds v_t)
+        x  <- x + v_t                                          (nesterov=False)
+        x  <- x + momentum * v_t - lr * grad                   (nesterov=True, Keras' nesterov=True)
 
-    Keras writes momentum as v_t = momentum * v_{t-1} - lr * grad, x <- x + v_t. With a constant lr the two
-    coincide (v_t = -lr * g_t); when lr changes between steps they differ: here a new lr scales the whole
-    accumulated velocity at once, in Keras only the new gradient term.
+    With a constant lr the two forms give the same iterates (v_t = -lr * g_t); when lr changes between steps
+    they differ: in the torch form a new lr scales the whole accumulated velocity at once, in Keras' only the
+    new gradient term. Nesterov's accelerated gradient (NAG, Sutskever et al. 2013) evaluates the gradient at
+    the look-ahead point; both frameworks use this equivalent form with the gradient at x itself.
     """
-    hparams = _sgd_hparams(momentum)
+    hparams = _sgd_hparams(momentum, nesterov, momentum_form)
+    if isinstance(state, dict):
+        other = _VELOCITY_KEY["keras" if hparams["momentum_form"] == "torch" else "torch"]
+        if other in state:
+            raise ValueError(f"state holds {other!r}, the velocity of the other momentum_form: it was made with "
+                             f"momentum_form={'keras' if hparams['momentum_form'] == 'torch' else 'torch'!r}")
     return _pure_step(_sgd_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
 
 
@@ -338,6 +412,49 @@ def rmsprop_step(params, grads, state=None, *, lr, rho=0.9, eps=1e-8, eps_conven
     """
     hparams = _rmsprop_hparams(rho, eps, eps_convention)
     return _pure_step(_rmsprop_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
+
+
+def _adadelta_hparams(rho, eps):
+    return {"rho": check_fraction(rho, "rho"), "eps": check_positive(eps, "eps")}
+
+
+def _adadelta_update(params, grads, state, scratch, *, lr, rho, eps):
+    square_avg = _buffers(state, "square_avg", params)
+    acc_delta = _buffers(state, "acc_delta", params)
+    for name, x in params.items():
+        g, s, u, tmp = grads[name], square_avg[name], acc_delta[name], _tmp(scratch, name, x)
+        s *= rho
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - rho
+        s += tmp
+        delta = np.add(u, eps)  # sqrt(u + eps) / sqrt(s + eps) * grad
+        np.sqrt(delta, out=delta)
+        np.add(s, eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        delta /= tmp
+        delta *= g
+        u *= rho
+        np.multiply(delta, delta, out=tmp)
+        tmp *= 1.0 - rho
+        u += tmp
+        delta *= lr
+        x -= delta
+
+
+def adadelta_step(params, grads, state=None, *, lr=1.0, rho=0.9, eps=1e-6):
+    """Adadelta (Zeiler 2012): the step size comes from the ratio of two running RMS values.
+
+        s_t      = rho * s_{t-1} + (1 - rho) * grad^2                  (s_0 = 0; state["square_avg"])
+        delta_t  = sqrt(u_{t-1} + eps) / sqrt(s_t + eps) * grad
+        u_t      = rho * u_{t-1} + (1 - rho) * delta_t^2               (u_0 = 0; state["acc_delta"])
+        x       <- x - lr * delta_t
+
+    torch.optim.Adadelta and keras.optimizers.Adadelta compute exactly this; they differ in defaults only:
+    torch lr=1.0, rho=0.9, eps=1e-6 (the defaults here; Zeiler's rule has no lr, i.e. lr=1) and Keras 3
+    learning_rate=0.001, rho=0.95, epsilon=1e-7.
+    """
+    hparams = _adadelta_hparams(rho, eps)
+    return _pure_step(_adadelta_update, params, grads, state, lr=check_positive(lr, "lr"), **hparams)
 
 
 def _adam_hparams(beta1, beta2, eps, eps_convention):
@@ -438,13 +555,14 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """SGD with momentum, see ``sgd_step`` (torch form: x -= lr * g_t, g_t = momentum * g_{t-1} + grad)."""
+    """SGD with momentum or Nesterov momentum, see ``sgd_step`` (default torch form: x -= lr * g_t,
+    g_t = momentum * g_{t-1} + grad; ``momentum_form="keras"``: v = momentum * v - lr * grad, x += v)."""
 
     _update = staticmethod(_sgd_update)
 
-    def __init__(self, lr, momentum=0.0):
+    def __init__(self, lr, momentum=0.0, nesterov=False, momentum_form="torch"):
         super().__init__(lr)
-        self._hparams = _sgd_hparams(momentum)
+        self._hparams = _sgd_hparams(momentum, nesterov, momentum_form)
 
 
 class AdaGradNorm(Optimizer):
@@ -475,6 +593,17 @@ class RMSprop(Optimizer):
     def __init__(self, lr, rho=0.9, eps=1e-8, eps_convention="torch"):
         super().__init__(lr)
         self._hparams = _rmsprop_hparams(rho, eps, eps_convention)
+
+
+class Adadelta(Optimizer):
+    """Adadelta, see ``adadelta_step`` (torch defaults lr=1.0, rho=0.9, eps=1e-6; Keras 3: lr=0.001, rho=0.95,
+    eps=1e-7)."""
+
+    _update = staticmethod(_adadelta_update)
+
+    def __init__(self, lr=1.0, rho=0.9, eps=1e-6):
+        super().__init__(lr)
+        self._hparams = _adadelta_hparams(rho, eps)
 
 
 class Adam(Optimizer):

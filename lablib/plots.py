@@ -8,8 +8,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import is_color_like
 
-from ._validate import as_float_array, check_int, check_shape
+from ._validate import _describe, as_float_array, check_flag, check_int, check_shape
 from .landscapes import Landscape
 
 __all__ = ["plot_history", "plot_landscape", "plot_path", "plot_gd_1d", "plot_lr_schedules"]
@@ -20,6 +21,11 @@ def plot_history(history, *, title=None):
 
     The best epoch (early stopping) is marked with a dashed line. Returns the figure.
     """
+    from .mlp import History
+
+    if not isinstance(history, History):
+        raise TypeError(f"history must be the lablib.mlp.History returned by fit, got {_describe(history)}")
+    _check_text(title, "title")
     epochs = np.arange(1, history.epochs + 1)
     fig, (ax_loss, ax_acc, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     ax_loss.plot(epochs, history.loss, label="train (train mode)")
@@ -41,6 +47,11 @@ def plot_history(history, *, title=None):
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _check_text(value, name: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string or None, got {_describe(value)}")
 
 
 def _check_axes(ax):
@@ -91,6 +102,9 @@ def plot_path(ax, path, *, label=None, color=None):
     path = check_shape(as_float_array(path, "path"), (None, 2), "path")
     if len(path) == 0:
         raise ValueError("path must have at least one point (x_0), got shape (0, 2)")
+    _check_text(label, "label")
+    if color is not None and not is_color_like(color):
+        raise ValueError(f"color must be a matplotlib color such as 'tab:blue' or None, got {_describe(color)}")
     (line,) = ax.plot(path[:, 0], path[:, 1], marker=".", ms=5, lw=1.3, color=color, label=label, zorder=4)
     ax.plot(path[0, 0], path[0, 1], marker="o", ms=9, mfc="none", color=line.get_color(), zorder=4)
     return line
@@ -131,6 +145,9 @@ def plot_lr_schedules(ax, schedules, t, *, log=True):
     if not isinstance(schedules, dict) or not all(callable(s) for s in schedules.values()):
         raise TypeError("schedules must be a dict label -> schedule (a callable t -> lr)")
     t = as_float_array(t, "t", ndim=1)
+    log = check_flag(log, "log")
+    if t.size == 0:
+        raise ValueError("t must hold at least one step, got an empty array")
     if np.any(t < 0):
         raise ValueError(f"t must be >= 0 (steps already taken), got {t.min()}")
     lines = [ax.plot(t, schedule(t), label=label)[0] for label, schedule in schedules.items()]

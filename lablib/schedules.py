@@ -24,32 +24,66 @@ def _scalar_or_array(values: np.ndarray):
     return float(values) if values.ndim == 0 else values
 
 
-def power(lr0, s, c=1.0):
+def _staircase(staircase, s: float):
+    """How t is quantised: None (continuous), or (width, exponent) with the schedule read at width*floor(t/width)."""
+    if staircase is False or staircase is None:
+        return None
+    if staircase is True:
+        return s
+    if isinstance(staircase, (bool, np.bool_)):
+        return None if not staircase else s
+    return check_positive(staircase, "staircase")
+
+
+def _decay_steps(t, s: float, width):
+    """t/s, or, for a staircase of steps ``width`` wide, width * floor(t/width) / s (floor(t/s) when width is s)."""
+    t = _steps(t)
+    if width is None:
+        return t / s
+    if width == s:
+        return np.floor(t / s)
+    return width * np.floor(t / width) / s
+
+
+def power(lr0, s, c=1.0, *, staircase=False):
     """Power scheduling: lr(t) = lr0 / (1 + t/s)**c.
 
-    c=1 is Keras' InverseTimeDecay(lr0, decay_steps=s, decay_rate=1) (staircase=False); more generally
-    InverseTimeDecay(lr0, decay_steps, decay_rate) is power(lr0, s=decay_steps/decay_rate, c=1).
+    staircase: False (continuous), True (lr0 / (1 + floor(t/s))**c: constant for s steps, then drops), or a
+    number of steps d (the curve read at d * floor(t/d): it drops every d steps).
+    Keras' InverseTimeDecay(lr0, decay_steps=d, decay_rate=r) is lr0 / (1 + r t/d) = power(lr0, s=d/r, c=1);
+    with staircase=True it is lr0 / (1 + r floor(t/d)) = power(lr0, s=d/r, staircase=d) (= power(lr0, s=d,
+    staircase=True) when r = 1).
     """
     lr0, s, c = check_positive(lr0, "lr0"), check_positive(s, "s"), check_positive(c, "c")
+    width = _staircase(staircase, s)
 
     def schedule(t):
-        return _scalar_or_array(lr0 / (1.0 + _steps(t) / s) ** c)
+        return _scalar_or_array(lr0 / (1.0 + _decay_steps(t, s, width)) ** c)
 
-    schedule.__doc__ = f"lr(t) = {lr0!r} / (1 + t/{s!r})**{c!r}"
+    t_text = "t" if width is None else ("floor(t/s)*s" if width == s else f"floor(t/{width!r})*{width!r}")
+    schedule.__doc__ = f"lr(t) = {lr0!r} / (1 + {t_text}/{s!r})**{c!r}"
     return schedule
 
 
-def exponential(lr0, s):
-    """Exponential scheduling: lr(t) = lr0 * 0.1**(t/s), a factor 10 smaller every s steps.
+def exponential(lr0, s, *, decay_rate=0.1, staircase=False):
+    """Exponential scheduling: lr(t) = lr0 * decay_rate**(t/s), by default a factor 10 smaller every s steps.
 
-    Keras' ExponentialDecay(lr0, decay_steps=s, decay_rate=0.1) (staircase=False).
+    staircase: False (continuous), True (lr0 * decay_rate**floor(t/s): constant for s steps, then one factor
+    decay_rate down), or a number of steps d (the curve read at d * floor(t/d)).
+    Keras' ExponentialDecay(lr0, decay_steps=s, decay_rate=r, staircase=...) is exponential(lr0, s,
+    decay_rate=r, staircase=...); torch's StepLR(step_size=k, gamma=g), stepped once per epoch t, is
+    exponential(lr0, s=k, decay_rate=g, staircase=True) (torch multiplies by g every k epochs, which rounds
+    differently in the last bits).
     """
     lr0, s = check_positive(lr0, "lr0"), check_positive(s, "s")
+    decay_rate = check_positive(decay_rate, "decay_rate")
+    width = _staircase(staircase, s)
 
     def schedule(t):
-        return _scalar_or_array(lr0 * 0.1 ** (_steps(t) / s))
+        return _scalar_or_array(lr0 * decay_rate ** _decay_steps(t, s, width))
 
-    schedule.__doc__ = f"lr(t) = {lr0!r} * 0.1**(t/{s!r})"
+    t_text = "t/s" if width is None else ("floor(t/s)" if width == s else f"floor(t/{width!r})*{width!r}/s")
+    schedule.__doc__ = f"lr(t) = {lr0!r} * {decay_rate!r}**({t_text}), s = {s!r}"
     return schedule
 
 

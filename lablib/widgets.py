@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 from . import data as _data
 from . import landscapes, nn, optim, schedules
-from ._validate import as_float_array, check_int, check_nonnegative, check_positive
+from ._validate import _describe, as_float_array, check_int, check_nonnegative, check_positive
 from .plots import _check_window, plot_gd_1d, plot_landscape, plot_lr_schedules, plot_path
 
 __all__ = [
@@ -63,6 +63,15 @@ class Explorer:
     """
 
     def __init__(self, controls, compute, draw, *, figsize, ncols=1):
+        if not isinstance(controls, dict) or not all(isinstance(c, widgets.ValueWidget) for c in controls.values()):
+            raise TypeError(f"controls must be a dict name -> ipywidget with a value, got {_describe(controls)}")
+        for name, fn in (("compute", compute), ("draw", draw)):
+            if not callable(fn):
+                raise TypeError(f"{name} must be callable, got {_describe(fn)}")
+        figsize = as_float_array(figsize, "figsize", ndim=1)
+        if figsize.shape != (2,) or np.any(figsize <= 0):
+            raise ValueError(f"figsize must be (width, height) in inches, both > 0, got {figsize.tolist()}")
+        ncols = check_int(ncols, "ncols", minimum=1)
         self.controls = dict(controls)
         self._compute, self._draw = compute, draw
         self.figure = Figure(figsize=figsize, dpi=100)
@@ -329,14 +338,17 @@ _BETA_KEYWORD = {"momentum": "momentum", "Adam": "beta1"}
 
 def _run_steps(step, grad, x0, n_steps, **hparams) -> np.ndarray:
     """x_{t+1}, state = step(x_t, grad(x_t), state, **hparams) from state = {}; iterates until n_steps or the
-    first non-finite gradient or iterate (divergence)."""
+    first non-finite gradient or iterate, or a rule's overflowing statistics (divergence)."""
     path, state = [x0], {}
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(n_steps):
             g = grad(path[-1])
             if not np.all(np.isfinite(g)):
                 break
-            x, state = step(path[-1], g, state, **hparams)
+            try:
+                x, state = step(path[-1], g, state, **hparams)
+            except optim.GradientOverflowError:
+                break
             x = as_float_array(x, "the new x returned by a step function", finite=False)
             if not np.all(np.isfinite(x)):
                 break
@@ -487,6 +499,8 @@ def schedule_explorer(*, lr0=0.1, s=100.0, c=1.0, t_max=1000, piecewise=None, po
     make_power = _function(power, schedules.power, "power")
     make_exponential = _function(exponential, schedules.exponential, "exponential")
     t = np.arange(check_int(t_max, "t_max", minimum=1) + 1, dtype=np.float64)
+    if piecewise is not None and (not isinstance(piecewise, (tuple, list)) or len(piecewise) != 2):
+        raise TypeError(f"piecewise must be a pair (boundaries, values) or None, got {_describe(piecewise)}")
     fixed = {} if piecewise is None else {"piecewise": schedules.piecewise_constant(*piecewise)}
     k = np.arange(10, dtype=np.float64)
     controls = {
@@ -625,7 +639,12 @@ def comparison_explorer(results, methods, *, name="n_per_class", label="labelled
     values, the chosen one marked (log x axis when the values are positive numbers). Control: ``name``.
     data: {method: the seeds' scores at the chosen value}. The caption gives each method's mean.
     """
+    if isinstance(methods, str) or not hasattr(methods, "__iter__"):
+        raise TypeError(f"methods must be a list of method names, got {_describe(methods)}")
     methods = tuple(methods)
+    for arg, text in (("name", name), ("label", label), ("ylabel", ylabel)):
+        if not isinstance(text, str):
+            raise TypeError(f"{arg} must be a string, got {_describe(text)}")
     if not isinstance(results, dict) or not results:
         raise ValueError(f"results must be a non-empty dict {{{name}: array (n_seeds, n_methods)}}, got "
                          f"{type(results).__name__}")

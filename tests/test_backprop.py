@@ -55,8 +55,9 @@ def test_hidden_layer_factors_match_the_post():
 
 
 def _numerical_gradient(weights, h=1e-6):
+    """Central differences of E_total for every weight and bias of ``weights`` (either bias layout)."""
     out = {}
-    for name in bp.NAMES:
+    for name in weights:
         plus, minus = dict(weights), dict(weights)
         plus[name] += h
         minus[name] -= h
@@ -70,12 +71,13 @@ def test_gradients_match_central_differences_at_the_initial_weights():
         assert g[name] == pytest.approx(num[name], rel=1e-6, abs=1e-11), name
 
 
+@pytest.mark.parametrize("names", [bp.NAMES, bp.NAMES_PER_NEURON], ids=["shared biases", "per-neuron biases"])
 @settings(max_examples=30, deadline=None)
-@given(values=st.lists(st.floats(-2, 2), min_size=10, max_size=10))
-def test_gradients_match_central_differences_anywhere(values):
-    weights = dict(zip(bp.NAMES, values))
+@given(values=st.lists(st.floats(-2, 2), min_size=12, max_size=12))
+def test_gradients_match_central_differences_anywhere(names, values):
+    weights = dict(zip(names, values))
     g, num = bp.gradients(weights), _numerical_gradient(weights)
-    for name in bp.NAMES:
+    for name in names:
         assert g[name] == pytest.approx(num[name], rel=1e-5, abs=1e-9), name
 
 
@@ -258,3 +260,66 @@ def test_bad_inputs_targets_steps_and_flags():
         bp.train(10.0)
     with pytest.raises(TypeError, match="update_biases"):
         bp.train_step(bp.INITIAL, update_biases="yes")
+
+
+# --- per-neuron biases -----------------------------------------------------------------------------
+
+def test_per_neuron_initial_weights_give_the_posts_forward_pass():
+    w = bp.initial_weights("per_neuron")
+    assert set(w) == set(bp.NAMES_PER_NEURON)
+    assert bp.forward(w) == bp.forward(bp.INITIAL)
+    g_shared, g_own = bp.gradients(bp.INITIAL), bp.gradients(w)
+    # a shared bias collects its neurons' deltas
+    assert g_shared["b1"] == pytest.approx(g_own["b_h1"] + g_own["b_h2"], rel=1e-15)
+    assert g_shared["b2"] == pytest.approx(g_own["b_o1"] + g_own["b_o2"], rel=1e-15)
+    assert (g_own["b_o1"], g_own["b_h2"]) == (g_own["delta_o1"], g_own["delta_h2"])
+    assert "b1" not in g_own and "b_h1" not in g_shared
+
+
+@pytest.mark.parametrize("variant", ["standard", "blog"])
+def test_bias_updates_per_neuron_and_shared(variant):
+    for layout in ("shared", "per_neuron"):
+        w = bp.initial_weights(layout)
+        fixed = bp.train_step(w, variant=variant)
+        assert all(fixed[k] == w[k] for k in w if k.startswith("b"))
+        moved = bp.train_step(w, variant=variant, update_biases=True)
+        g = bp.gradients(w)
+        for k in w:
+            if k in ("w5", "w6", "w7", "w8", "b2", "b_o1", "b_o2") or variant == "standard":
+                assert moved[k] == pytest.approx(w[k] - 0.5 * g[k], rel=1e-15, abs=1e-17), (layout, k)
+    # the standard step with moving per-neuron biases is gradient descent: E falls, and faster than shared
+    _, e_own = bp.train(200, weights=bp.initial_weights("per_neuron"), update_biases=True)
+    _, e_shared = bp.train(200, update_biases=True)
+    assert np.all(np.diff(e_own) < 0) and e_own[-1] < e_shared[-1]
+
+
+def test_per_neuron_gradients_match_torch_autograd():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed: autograd cross-check skipped")
+    w0 = dict(zip(bp.NAMES_PER_NEURON, np.random.default_rng(3).uniform(-1, 1, size=12)))
+    w = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in w0.items()}
+    i1, i2 = bp.INPUTS
+    h1 = torch.sigmoid(w["w1"] * i1 + w["w2"] * i2 + w["b_h1"])
+    h2 = torch.sigmoid(w["w3"] * i1 + w["w4"] * i2 + w["b_h2"])
+    o1 = torch.sigmoid(w["w5"] * h1 + w["w6"] * h2 + w["b_o1"])
+    o2 = torch.sigmoid(w["w7"] * h1 + w["w8"] * h2 + w["b_o2"])
+    (0.5 * (bp.TARGETS[0] - o1) ** 2 + 0.5 * (bp.TARGETS[1] - o2) ** 2).backward()
+    g = bp.gradients(w0)
+    for name in bp.NAMES_PER_NEURON:
+        assert g[name] == pytest.approx(w[name].grad.item(), rel=1e-12, abs=1e-16), name
+
+
+def test_bias_layouts_bad_input():
+    with pytest.raises(ValueError, match="mixes shared biases"):
+        bp.forward({**bp.INITIAL, "b_h1": 0.1})
+    with pytest.raises(ValueError, match="b_o2"):
+        bp.forward({k: v for k, v in bp.initial_weights("per_neuron").items() if k != "b_o2"})
+    with pytest.raises(ValueError, match="biases"):
+        bp.initial_weights("per_layer")
+    with pytest.raises(ValueError, match="grads is missing b_h1"):
+        bp.update(bp.initial_weights("per_neuron"), bp.gradients(bp.INITIAL))
+
+
+@pytest.mark.parametrize("z", ["a", np.array([0.1, 0.2]), None, True])
+def test_scalar_sigmoid_names_its_argument(z):
+    with pytest.raises(TypeError, match="z must be a real number"):
+        bp.sigmoid(z)

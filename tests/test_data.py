@@ -41,7 +41,7 @@ MINI = Path(data.__file__).parent / "_data" / data.MINI_FILE
 def isolated(tmp_path, monkeypatch):
     """No real cache, Debian folder, $LABLIB_DATA or network in any test."""
     monkeypatch.delenv("LABLIB_DATA", raising=False)
-    monkeypatch.setattr(data, "_user_cache_dir", lambda: tmp_path / "cache" / "fashion-mnist")
+    monkeypatch.setattr(data, "_user_cache_dir", lambda folder="fashion-mnist": tmp_path / "cache" / folder)
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian" / "fashion-mnist")
 
     def no_network(url, dest):
@@ -491,3 +491,202 @@ def test_split_rejects_bad_types():
         train_val_split(X, y[:9], 0.2, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="X"):
         train_val_split(np.arange(10), y, 0.2, rng=np.random.default_rng(0))
+
+
+# --- CIFAR-10, binary version: small files written here in the official format -----------------
+
+CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+
+
+def _cifar_records(rng, n):
+    """n records of the binary version: a label byte, then the R, G, B 32x32 planes, each row-major."""
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    pixels = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+    return b"".join(bytes([label]) + row.tobytes() for label, row in zip(labels, pixels))
+
+
+@pytest.fixture
+def cifar_files(monkeypatch):
+    """Content of the six files (3 records per training file, 4 test records), and their MD5s made official."""
+    rng = np.random.default_rng(10)
+    contents = {name: _cifar_records(rng, 4 if name == "test_batch.bin" else 3) for name in CIFAR_FILES}
+    monkeypatch.setattr(data, "CIFAR10_MD5", {name: hashlib.md5(c).hexdigest() for name, c in contents.items()})
+    return contents
+
+
+def _write_cifar_folder(folder: Path, contents) -> Path:
+    (folder / "cifar-10-batches-bin").mkdir(parents=True)
+    for name, content in contents.items():
+        (folder / "cifar-10-batches-bin" / name).write_bytes(content)
+    (folder / "cifar-10-batches-bin" / "batches.meta.txt").write_text("\n".join(data.CIFAR10_CLASS_NAMES) + "\n\n")
+    return folder
+
+
+def _write_cifar_archive(path: Path, contents) -> Path:
+    import io
+    import tarfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in contents.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+def _decode_by_hand(content: bytes):
+    """Record r: label content[r*3073]; pixel (row i, column j, channel c) at 1 + c*1024 + i*32 + j."""
+    n = len(content) // 3073
+    X = np.empty((n, 32, 32, 3), dtype=np.uint8)
+    y = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        rec = content[r * 3073:(r + 1) * 3073]
+        y[r] = rec[0]
+        for c in range(3):
+            X[r, :, :, c] = np.frombuffer(rec[1 + c * 1024:1 + (c + 1) * 1024], dtype=np.uint8).reshape(32, 32)
+    return X, y
+
+
+def test_cifar10_class_names_are_the_official_ten_in_label_order():
+    # batches.meta.txt of the binary version, one name per label 0..9
+    assert data.CIFAR10_CLASS_NAMES == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                        "ship", "truck")
+    assert data.CIFAR10_RECORD == 3073 and 10_000 * data.CIFAR10_RECORD == 30_730_000  # each official file
+
+
+def test_cifar10_from_extracted_files_decodes_the_official_layout(cifar_files, tmp_path):
+    folder = _write_cifar_folder(tmp_path / "cifar", cifar_files)
+    raw = data.load_cifar10(dtype="uint8", flatten=False, data_dir=folder, download=False)
+    X_train = np.concatenate([_decode_by_hand(cifar_files[n])[0] for n in CIFAR_FILES[:5]])
+    y_train = np.concatenate([_decode_by_hand(cifar_files[n])[1] for n in CIFAR_FILES[:5]])
+    X_test, y_test = _decode_by_hand(cifar_files["test_batch.bin"])
+    assert raw.X_train.shape == (15, 32, 32, 3) and raw.X_test.shape == (4, 32, 32, 3)
+    np.testing.assert_array_equal(raw.X_train, X_train)
+    np.testing.assert_array_equal(raw.y_train, y_train)
+    np.testing.assert_array_equal(raw.X_test, X_test)
+    np.testing.assert_array_equal(raw.y_test, y_test)
+    assert raw.y_train.dtype == np.int64 and raw.class_names == data.CIFAR10_CLASS_NAMES
+    flat = data.load_cifar10(data_dir=folder, download=False)  # float64 in [0, 1], flattened row by row
+    assert flat.X_train.shape == (15, 3072) and flat.X_train.dtype == np.float64
+    np.testing.assert_array_equal(flat.X_train, X_train.reshape(15, -1) / 255.0)
+    assert "CIFAR10(X_train=float64[15, 3072]" in repr(flat)
+
+
+def test_cifar10_from_the_archive_without_extracting(cifar_files, tmp_path, monkeypatch):
+    archive = _write_cifar_archive(tmp_path / "cache" / "cifar-10" / "cifar-10-binary.tar.gz", cifar_files)
+    from_archive = data.load_cifar10(dtype="uint8", download=False)  # found in the user cache
+    assert sorted(p.name for p in archive.parent.iterdir()) == ["cifar-10-binary.tar.gz"]  # nothing extracted
+    folder = _write_cifar_folder(tmp_path / "elsewhere" / "cifar-10", cifar_files)
+    monkeypatch.setenv("LABLIB_DATA", str(folder.parent))  # $LABLIB_DATA/cifar-10/cifar-10-batches-bin
+    from_files = data.load_cifar10(dtype="uint8", download=False)
+    for a, b in zip(from_archive[:4], from_files[:4]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cifar10_checksums_name_the_file_and_both_hashes(cifar_files, tmp_path):
+    bad = dict(cifar_files)
+    bad["data_batch_3.bin"] = bytes([9]) + cifar_files["data_batch_3.bin"][1:]  # one label changed
+    folder = _write_cifar_folder(tmp_path / "corrupt", bad)
+    with pytest.raises(data.CIFAR10ChecksumError) as err:
+        data.load_cifar10(data_dir=folder, download=False)
+    message = str(err.value)
+    assert "data_batch_3.bin" in message and data.CIFAR10_MD5["data_batch_3.bin"] in message
+    assert hashlib.md5(bad["data_batch_3.bin"]).hexdigest() in message
+    archive = _write_cifar_archive(tmp_path / "truncated" / "cifar-10-binary.tar.gz", cifar_files)
+    archive.write_bytes(archive.read_bytes()[:2000])
+    with pytest.raises(data.CIFAR10ChecksumError, match="cifar-10-binary.tar.gz"):
+        data.load_cifar10(data_dir=archive.parent, download=False)
+
+
+def test_cifar10_offline_error_says_where_it_looked_and_what_to_do(tmp_path, monkeypatch):
+    def offline(url, dest):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(data, "_download", offline)
+    with pytest.raises(data.CIFAR10NotFoundError) as err:
+        data.load_cifar10(data_dir=tmp_path)
+    message = str(err.value)
+    for needed in (str(tmp_path), "LABLIB_DATA", str(tmp_path / "cache" / "cifar-10"), data.CIFAR10_URL,
+                   "no network", "binary version", "data_batch_1.bin"):
+        assert needed in message, needed
+    with pytest.raises(data.CIFAR10NotFoundError, match="download=False"):
+        data.load_cifar10(download=False)
+
+
+def test_cifar10_download_fills_the_cache_once(cifar_files, tmp_path, monkeypatch):
+    source = _write_cifar_archive(tmp_path / "server" / "cifar-10-binary.tar.gz", cifar_files)
+    fetched = []
+
+    def fake_download(url, dest):
+        fetched.append(url)
+        shutil.copy(source, dest)
+
+    monkeypatch.setattr(data, "_download", fake_download)
+    assert data.load_cifar10().X_test.shape == (4, 3072)
+    data.load_cifar10()
+    assert fetched == [data.CIFAR10_URL]
+
+
+def _area_by_integration(image, size):
+    """The mean of the piecewise-constant image over each output cell, in exact rational arithmetic."""
+    import math
+    from fractions import Fraction
+
+    n = image.shape[0]
+    step = Fraction(n, size)
+
+    def overlaps(k):  # (input index, overlap length) of output cell k along one axis
+        lo, hi = step * k, step * (k + 1)
+        return [(p, min(hi, p + 1) - max(lo, p)) for p in range(math.floor(lo), math.ceil(hi))]
+
+    out = np.empty((size, size))
+    for i in range(size):
+        for j in range(size):
+            total = sum(h * w * Fraction(float(image[r, c]))  # exact: a float is a fraction
+                        for r, h in overlaps(i) for c, w in overlaps(j))
+            out[i, j] = float(total / (step * step))
+    return out
+
+
+def test_cifar10_grayscale_28x28_for_a_fashion_mnist_model(cifar_files, tmp_path):
+    folder = _write_cifar_folder(tmp_path / "cifar", cifar_files)
+    gray = data.load_cifar10(grayscale=True, size=28, data_dir=folder, download=False)
+    assert gray.X_train.shape == (15, 784) and gray.X_test.shape == (4, 784)  # Fashion-MNIST's format
+    rgb, _ = _decode_by_hand(cifar_files["test_batch.bin"])
+    luma = 0.299 * rgb[..., 0].astype(float) + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    img = gray.X_test.reshape(4, 28, 28)
+    # the direct computation: luma per pixel, then the exact area average over each 32/28-pixel cell
+    expected = _area_by_integration(luma[0], 28)[None] / 255
+    np.testing.assert_allclose(img[:1], expected, rtol=1e-12)
+    assert abs(img.mean() - luma.mean() / 255) < 1e-12  # area averaging keeps the mean intensity
+    small = data.load_cifar10(grayscale=True, size=28, dtype="uint8", flatten=False, data_dir=folder,
+                              download=False)
+    assert small.X_test.shape == (4, 28, 28) and small.X_test.dtype == np.uint8
+    np.testing.assert_array_equal(small.X_test, np.rint(img * 255).astype(np.uint8))
+    full = data.load_cifar10(grayscale=True, flatten=False, data_dir=folder, download=False)
+    np.testing.assert_allclose(full.X_test, luma / 255, rtol=1e-15)
+    colour = data.load_cifar10(size=16, flatten=False, data_dir=folder, download=False)
+    assert colour.X_test.shape == (4, 16, 16, 3)  # 2x2 blocks: plain means
+    np.testing.assert_allclose(colour.X_test, rgb.reshape(4, 16, 2, 16, 2, 3).mean(axis=(2, 4)) / 255, rtol=1e-14)
+
+
+def test_resize_and_grayscale_helpers_by_hand():
+    np.testing.assert_allclose(data.to_grayscale([[255, 0, 0], [0, 255, 0], [0, 0, 255]]),
+                               [0.299 * 255, 0.587 * 255, 0.114 * 255], rtol=1e-15)
+    image = np.arange(9.0).reshape(3, 3)
+    # 3 -> 2: each output cell covers 1.5 x 1.5 input pixels
+    expected = _area_by_integration(image, 2)
+    np.testing.assert_allclose(data.resize_area(image, 2), expected, rtol=1e-15)
+    assert data.resize_area(image, 1)[0, 0] == pytest.approx(4.0, rel=1e-15)
+    np.testing.assert_array_equal(data.resize_area(image, 3), image)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"size": 33}, ValueError, "size"), ({"size": 0}, ValueError, "size"), ({"size": 28.0}, TypeError, "size"),
+    ({"grayscale": "yes"}, TypeError, "grayscale"), ({"dtype": "float32"}, ValueError, "dtype"),
+    ({"data_dir": 3}, TypeError, "data_dir"), ({"flatten": 1}, TypeError, "flatten"),
+])
+def test_cifar10_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.load_cifar10(download=False, **kwargs)

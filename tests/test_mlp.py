@@ -4,6 +4,8 @@ import warnings
 import numpy as np
 import pytest
 
+from _reference import fixture
+
 from lablib import nn, optim, schedules
 from lablib.gradcheck import numerical_gradient
 from lablib.mlp import MLP, EarlyStopping, evaluate, fit, mc_dropout_predict
@@ -49,7 +51,7 @@ def test_full_backward_matches_numerical_gradient(activation, batchnorm):
 def test_forward_in_inference_mode_is_deterministic_and_leaves_running_stats_alone():
     X, _ = blobs(20, 4, 2, seed=0)
     model = MLP([4, 8, 2], batchnorm=True, dropout=0.5, rng=np.random.default_rng(0))
-    before = {k: v.copy() for k, v in model.bn_state[1].items()}
+    before = {k: np.copy(v) for k, v in model.bn_state[1].items()}
     out1 = model.forward(X)
     out2 = model.forward(X)
     np.testing.assert_array_equal(out1, out2)
@@ -119,6 +121,38 @@ def test_early_stopping_min_delta_counts_small_improvements_as_none():
     assert (es.best_epoch, es.best, es.wait) == (2, 0.85, 0)
 
 
+SCHEDULES_KERAS = fixture("schedules_keras")
+
+
+@pytest.mark.parametrize("case", SCHEDULES_KERAS["early_stopping"],
+                         ids=lambda c: f"patience={c['patience']},min_delta={c['min_delta']}")
+def test_early_stopping_matches_keras_including_patience_zero(case):
+    es = EarlyStopping(patience=case["patience"], min_delta=case["min_delta"], restore_best=False)
+    stopped, waits = None, []
+    for epoch, loss in enumerate(case["losses"]):
+        stop = es.update(epoch, loss)
+        waits.append(es.wait)
+        if stop:
+            stopped = epoch
+            break
+    assert stopped == case["stopped_epoch"]
+    assert es.best_epoch == case["best_epoch"]
+    assert waits == case["wait"]
+
+
+def test_early_stopping_patience_zero_stops_at_the_first_epoch_without_improvement():
+    es = EarlyStopping(patience=0)
+    assert [es.update(e, loss) for e, loss in enumerate([1.0, 0.9, 0.8])] == [False, False, False]
+    assert es.update(3, 0.85) is True and es.best_epoch == 2
+    # In Keras as here, patience=0 is patience=1: the wait counter is 1 at the first epoch without improvement.
+    by_setting = {(c["patience"], c["min_delta"], tuple(c["losses"])): c for c in SCHEDULES_KERAS["early_stopping"]}
+    for (patience, min_delta, losses), case in by_setting.items():
+        if patience == 0:
+            one = by_setting[(1, min_delta, losses)]
+            assert (case["stopped_epoch"], case["best_epoch"]) == (one["stopped_epoch"], one["best_epoch"])
+            assert case["stopped_epoch"] is not None
+
+
 def test_freeze_keeps_layers_fixed_and_transfer_copies_them():
     X, y = blobs(100, 6, 2, seed=6)
     rng = np.random.default_rng(0)
@@ -131,7 +165,7 @@ def test_freeze_keeps_layers_fixed_and_transfer_copies_them():
     assert not np.array_equal(new.params["W3"], base.params["W3"])
     new.freeze(1, 2)
     frozen = {k: v.copy() for k, v in new.params.items() if new.layer_of[k] in (1, 2)}
-    bn_before = {k: v.copy() for k, v in new.bn_state[1].items()}
+    bn_before = {k: np.copy(v) for k, v in new.bn_state[1].items()}
     w3 = new.params["W3"].copy()
     fit(new, X, y, optim.Adam(lr=1e-2), 2, 20, rng=rng, progress=False)
     for k, value in frozen.items():
@@ -238,3 +272,22 @@ def test_fit_clips_every_gradient_before_the_step():
     # SGD with lr=1 moves each tensor by at most 4 steps * max_norm.
     for name in ("W2", "b2"):
         assert 0 < np.linalg.norm(model.params[name] - before[name]) <= 4e-3 + 1e-15
+
+
+def test_non_inverted_dropout_in_the_mlp():
+    X, y = blobs(8, 5, 3, seed=11)
+    kwargs = dict(batchnorm=nn.COURSE_BATCHNORM, dropout=0.4, init="glorot")
+    plain = MLP([5, 7, 3], "tanh", inverted_dropout=False, rng=np.random.default_rng(2), **kwargs)
+    inverted = MLP([5, 7, 3], "tanh", rng=np.random.default_rng(2), **kwargs)
+    assert "inverted_dropout=False" in repr(plain)
+    # same weights, same masks: the non-inverted hidden activations are (1 - rate) times the inverted ones, in
+    # training and at test time, so a net whose next-layer weights are scaled by 1/(1 - rate) gives the same logits
+    inverted.params["W2"] = plain.params["W2"] * 0.6
+    for train in (True, False):
+        np.testing.assert_allclose(
+            plain.forward(X, train=train, rng=np.random.default_rng(5)) - plain.params["b2"],
+            inverted.forward(X, train=train, rng=np.random.default_rng(5)) - inverted.params["b2"], rtol=1e-12)
+    _, dlogits = nn.softmax_cross_entropy(plain.forward(X, train=True, rng=np.random.default_rng(3)), y)
+    grads = plain.backward(dlogits)
+    num = numerical_gradient(lambda _: loss_of(plain, X, y, 3)[0], plain.params["W1"])
+    assert np.linalg.norm(grads["W1"] - num) / (np.linalg.norm(grads["W1"]) + np.linalg.norm(num)) < 1e-7

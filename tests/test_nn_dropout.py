@@ -107,3 +107,64 @@ def test_bad_input():
     _, cache = dropout_forward(x, 0.5, train=True, rng=rng)
     with pytest.raises(ValueError, match=r"dout must have the shape of the forward input \(2, 3\)"):
         dropout_backward(np.ones((3, 2)), cache)
+
+
+# ----------------------------------------------------------------------------- the non-inverted form
+def exact_expectation(x, rate, inverted):
+    """E[train-mode output] computed exactly: the sum over all 2^n keep masks of P(mask) * output(mask)."""
+    n = x.size
+    total = np.zeros_like(x)
+    for bits in range(2**n):
+        mask = np.array([(bits >> i) & 1 for i in range(n)], dtype=bool).reshape(x.shape)
+        prob = (1 - rate) ** mask.sum() * rate ** (n - mask.sum())
+        total += prob * dropout_forward(x, rate, train=True, mask=mask, inverted=inverted)[0]
+    return total
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.5, 0.75])
+def test_both_forms_give_the_same_expected_activations(rate):
+    x = np.array([[1.5, -2.0, 0.25], [3.0, 0.0, -0.5]])
+    inverted = exact_expectation(x, rate, True)
+    plain = exact_expectation(x, rate, False)
+    # Each form's expected training activation is its own test-time activation...
+    np.testing.assert_allclose(inverted, dropout_forward(x, rate, train=False)[0], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(plain, dropout_forward(x, rate, train=False, inverted=False)[0], rtol=1e-13,
+                               atol=1e-15)
+    # ... and the two forms agree up to the factor keep = 1 - rate that the next layer's weights absorb.
+    np.testing.assert_allclose(plain, (1 - rate) * inverted, rtol=1e-13, atol=1e-15)
+    W = np.random.default_rng(0).normal(size=(3, 4))
+    np.testing.assert_allclose(dropout_forward(x, rate, train=False, inverted=False)[0] @ W,
+                               x @ ((1 - rate) * W), rtol=1e-14)
+
+
+def test_non_inverted_by_hand_and_gradient_check():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    mask = np.array([[True, False], [False, True]])
+    out, cache = dropout_forward(x, 0.25, train=True, mask=mask, inverted=False)
+    np.testing.assert_array_equal(out, [[1.0, 0.0], [0.0, 4.0]])  # no scaling in training
+    dout = np.array([[1.0, -1.0], [0.5, 3.0]])
+    np.testing.assert_array_equal(dropout_backward(dout, cache), [[1.0, 0.0], [0.0, 3.0]])
+    out, cache = dropout_forward(x, 0.25, train=False, inverted=False)
+    np.testing.assert_array_equal(out, 0.75 * x)  # scaled by keep at test time
+    np.testing.assert_array_equal(dropout_backward(dout, cache), 0.75 * dout)
+    for train in (True, False):
+        fwd = lambda z: dropout_forward(z, 0.25, train=train, mask=mask, inverted=False)[0]  # noqa: E731
+        _, cache = dropout_forward(x, 0.25, train=train, mask=mask, inverted=False)
+        assert rel_error(dropout_backward(dout, cache), numerical_gradient_array(fwd, x.copy(), dout)) < 1e-7
+    out, cache = dropout_forward(x, 0.0, train=False, inverted=False)
+    assert out is x and cache is None
+
+
+def test_non_inverted_keeps_each_unit_with_probability_keep():
+    rate, x = 0.3, np.full((400, 500), 2.0)
+    out, (mask, scale) = dropout_forward(x, rate, train=True, rng=np.random.default_rng(1), inverted=False)
+    assert scale == 1.0 and set(np.unique(out)) == {0.0, 2.0}
+    assert abs(out.mean() - 2.0 * 0.7) < 5 * 2 * np.sqrt(0.3 * 0.7) / np.sqrt(x.size)
+
+
+def test_backward_names_a_bad_cache():
+    for cache in ("junk", (1, 2, 3), [np.ones(2), 1.0]):
+        with pytest.raises(TypeError, match="cache must be the cache returned by dropout_forward"):
+            dropout_backward(np.ones(2), cache)
+    with pytest.raises(TypeError, match="inverted must be True or False"):
+        dropout_forward(np.ones(2), 0.5, train=False, inverted="no")

@@ -10,12 +10,14 @@ import pytest
 from _reference import fixture
 
 from lablib.nn import (
+    COURSE_BATCHNORM,
     KERAS_BATCHNORM,
     TORCH_BATCHNORM,
     activations,
     batchnorm_backward,
     batchnorm_forward,
     batchnorm_init,
+    half_mse,
     log_softmax,
     mse,
     softmax,
@@ -85,6 +87,28 @@ def test_keras_tolerance_still_tells_the_conventions_apart(wrong):
         replay_batchnorm(BATCHNORM["keras_default"], KERAS_RTOL, **{**KERAS_BATCHNORM, **wrong})
 
 
+@pytest.mark.parametrize("key", ["torch_default", "keras_default"])
+def test_course_preset_trains_like_the_frameworks_but_keeps_other_running_statistics(key):
+    """No framework has the course's running average; what they share with it (train-mode outputs and
+    gradients) matches their numbers, and the running statistics they keep do not."""
+    case = BATCHNORM[key]
+    rtol = RTOL if key.startswith("torch") else KERAS_RTOL
+    gamma, beta = np.array(case["gamma"]), np.array(case["beta"])
+    state = batchnorm_init(len(gamma))
+    for step in case["steps"]:
+        out, cache = batchnorm_forward(np.array(step["x"]), gamma, beta, state, train=step["train"],
+                                       **{**COURSE_BATCHNORM, "eps": case["eps"]})
+        if step["train"]:
+            close(out, step["out"], rtol)
+            if "dx" in step:
+                dx, dgamma, dbeta = batchnorm_backward(np.array(step["dout"]), cache)
+                close(dx, step["dx"], rtol)
+                close(dgamma, step["dgamma"], rtol)
+                close(dbeta, step["dbeta"], rtol)
+        assert not np.allclose(state["running_mean"], step["running_mean"], rtol=1e-3)
+        assert not np.allclose(state["running_var"], step["running_var"], rtol=1e-3)
+
+
 @pytest.mark.parametrize("key", sorted(ACTIVATIONS["cases"]))
 def test_activation_values_and_derivatives(key):
     case = ACTIVATIONS["cases"][key]
@@ -124,6 +148,32 @@ def test_mse():
     close(dpred, case["dpred"])
     # keras.losses.mean_squared_error is float32-accurate on the torch backend (see make_nn_reference.py)
     assert loss == pytest.approx(case["keras_loss"], rel=1e-6)
+
+
+def test_squared_errors_sum_and_half():
+    case = LOSSES["squared_errors"]
+    pred, target = np.array(case["pred"]), np.array(case["target"])
+    for name, (fn, reduction) in {"mse_sum": (mse, "sum"), "half_mse_mean": (half_mse, "mean"),
+                                  "half_mse_sum": (half_mse, "sum")}.items():
+        loss, dpred = fn(pred, target, reduction=reduction)
+        assert loss == pytest.approx(case[name]["loss"], rel=RTOL), name
+        close(dpred, case[name]["dpred"])
+    assert half_mse(pred, target)[0] == pytest.approx(case["keras_half_mse_mean"], rel=1e-6)  # float32 in keras
+
+
+def test_half_mse_by_hand_and_as_the_222_networks_error():
+    from lablib import backprop
+
+    pred, target = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[0.0, 2.0], [1.5, 1.0]])  # r = 1, 0, -1, -2
+    assert half_mse(pred, target) == (pytest.approx(6 / 2 / 4), pytest.approx(np.array([[1, 0], [-1, -2]]) / 4))
+    loss, dpred = half_mse(pred, target, reduction="sum")
+    assert loss == 3.0 and dpred.tolist() == [[1.0, 0.0], [-1.0, -2.0]]
+    f = backprop.forward(backprop.INITIAL)
+    out = np.array([[f["out_o1"], f["out_o2"]]])
+    assert half_mse(out, np.array([backprop.TARGETS]), reduction="sum")[0] == pytest.approx(
+        backprop.total_error(backprop.INITIAL), rel=1e-15)
+    with pytest.raises(ValueError, match="reduction"):
+        half_mse(pred, target, reduction="none")
 
 
 def test_softmax():
@@ -181,6 +231,19 @@ def test_live_torch_activations(torch):
         out.sum().backward()
         close(getattr(activations, name)(x, **kwargs), out.detach().numpy())
         close(getattr(activations, name + "_derivative")(x, **kwargs), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_live_torch_squared_errors(torch, reduction):
+    rng = np.random.default_rng(14)
+    pred, target = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
+    for fn, factor in ((mse, 1.0), (half_mse, 0.5)):
+        pt = torch.tensor(pred, requires_grad=True)
+        loss_t = factor * torch.nn.functional.mse_loss(pt, torch.from_numpy(target), reduction=reduction)
+        loss_t.backward()
+        loss, dpred = fn(pred, target, reduction=reduction)
+        assert loss == pytest.approx(loss_t.item(), rel=RTOL)
+        close(dpred, pt.grad.numpy())
 
 
 def test_live_torch_cross_entropy(torch):

@@ -1,5 +1,6 @@
 """lablib.optim against closed forms, hand-derived steps, and torch.optim / keras.optimizers numbers."""
 import math
+import os
 import warnings
 
 import numpy as np
@@ -186,8 +187,10 @@ def test_adagrad_norm_matches_course_formula():
 # ---------------------------------------------------------------------------------------------------------
 # Against the frameworks (fixtures always; live torch when installed)
 
-CLASSES = {"sgd": optim.SGD, "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
-STEPS = {"sgd": optim.sgd_step, "adagrad": optim.adagrad_step, "rmsprop": optim.rmsprop_step, "adam": optim.adam_step}
+CLASSES = {"sgd": optim.SGD, "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adadelta": optim.Adadelta,
+           "adam": optim.Adam}
+STEPS = {"sgd": optim.sgd_step, "adagrad": optim.adagrad_step, "rmsprop": optim.rmsprop_step,
+         "adadelta": optim.adadelta_step, "adam": optim.adam_step}
 
 
 def lablib_trajectories(case, fixture):
@@ -222,14 +225,41 @@ def test_matches_torch_fixture(case):
     assert_trajectories_close(by_function, case["trajectory"])
 
 
+def torch_form_with_changing_lr(case):
+    """SGD momentum in lablib's default (torch) form under a changing lr: Keras' numbers differ, as documented."""
+    return case["rule"] == "sgd" and len(set(case["lrs"])) > 1 and case["lablib"].get("momentum_form") != "keras"
+
+
 @pytest.mark.parametrize("case", KERAS_FIX["cases"], ids=lambda c: c["name"])
 def test_matches_keras_fixture(case):
     by_class, by_function = lablib_trajectories(case, KERAS_FIX)
-    if len(set(case["lrs"])) == 1:
+    if torch_form_with_changing_lr(case):
+        assert not np.allclose(by_class[-1]["W"], case["trajectory"][-1]["W"], rtol=1e-3)
+    else:
         assert_trajectories_close(by_class, case["trajectory"])
         assert_trajectories_close(by_function, case["trajectory"])
-    else:  # SGD momentum with a changing lr: Keras' form differs, as documented
-        assert not np.allclose(by_class[-1]["W"], case["trajectory"][-1]["W"], rtol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def live_keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("torch", reason="keras runs on its torch backend here; the fixture test covers these numbers")
+    keras = pytest.importorskip("keras", reason="keras not installed; the fixture test covers these numbers")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    keras.config.set_floatx("float64")
+    return keras
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # keras' own numpy-2 notice on the torch backend
+@pytest.mark.parametrize("case", KERAS_FIX["cases"], ids=lambda c: c["name"])
+def test_matches_live_keras(live_keras, case):
+    live = optim_reference_script().run_keras_optim(case, KERAS_FIX)
+    by_class, _ = lablib_trajectories(case, KERAS_FIX)
+    if torch_form_with_changing_lr(case):
+        assert not np.allclose(by_class[-1]["W"], live[-1]["W"], rtol=1e-3)
+    else:
+        assert_trajectories_close(by_class, live)
 
 
 def test_keras_sgd_momentum_form_is_what_the_docstring_says():
@@ -262,6 +292,119 @@ def test_matches_live_torch(case):
     live = optim_reference_script().run_torch_optim(case, TORCH_FIX)
     by_class, _ = lablib_trajectories(case, TORCH_FIX)
     assert_trajectories_close(by_class, live)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The new conventions against direct implementations of their equations
+
+
+def run_rule(rule, grads_seq, x0, lrs, **hparams):
+    """lablib's class on one array, the lr of step t being lrs[t]."""
+    opt = CLASSES[rule](lambda t: lrs[t], **hparams)
+    x = {"x": np.array(x0, dtype=float)}
+    path = []
+    for g in grads_seq:
+        opt.step(x, {"x": np.array(g, dtype=float)})
+        path.append(x["x"].copy())
+    return np.array(path)
+
+
+GRADS = np.random.default_rng(5).normal(size=(8, 3))
+LRS = [0.1, 0.05, 0.2, 0.01, 0.1, 0.3, 0.2, 0.1]
+
+
+@pytest.mark.parametrize("form", ["torch", "keras"])
+def test_momentum_and_nesterov_follow_their_equations(form):
+    x0, m = np.array([1.0, -2.0, 0.5]), 0.8
+    for nesterov in (False, True):
+        x, v, expected = x0.copy(), np.zeros(3), []
+        for lr, g in zip(LRS, GRADS):
+            if form == "torch":  # b = m b + g;  x -= lr (b or g + m b)
+                v = m * v + g
+                x = x - lr * (g + m * v if nesterov else v)
+            else:  # v = m v - lr g;  x += (v or m v - lr g)
+                v = m * v - lr * g
+                x = x + (m * v - lr * g if nesterov else v)
+            expected.append(x)
+        got = run_rule("sgd", GRADS, x0, LRS, momentum=m, nesterov=nesterov, momentum_form=form)
+        np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+        pure, state = x0, None
+        for lr, g in zip(LRS, GRADS):
+            pure, state = optim.sgd_step(pure, g, state, lr=lr, momentum=m, nesterov=nesterov, momentum_form=form)
+        np.testing.assert_allclose(pure, expected[-1], rtol=1e-14)
+        assert set(state) == {"velocity" if form == "torch" else "keras_velocity"}
+
+
+def test_nesterov_form_is_sutskevers_nag_at_the_look_ahead_point():
+    """Sutskever et al. (2013): v <- m v - lr grad f(x + m v), x <- x + v. The frameworks' form tracks the
+    look-ahead point y = x + m v with the gradient at y: y_t = x_t + m v_t for every t (constant lr)."""
+    a = np.array([1.0, 10.0, 0.3])  # f = sum a x^2 / 2, grad = a x
+
+    def grad(z):
+        return a * z
+
+    m, lr, x, v = 0.9, 0.05, np.array([1.0, -1.0, 2.0]), np.zeros(3)
+    opts = {form: optim.SGD(lr, momentum=m, nesterov=True, momentum_form=form) for form in ("torch", "keras")}
+    ys = {form: {"x": x.copy()} for form in opts}
+    for _ in range(30):
+        v = m * v - lr * grad(x + m * v)
+        x = x + v
+        for form, opt in opts.items():
+            opt.step(ys[form], {"x": grad(ys[form]["x"])})
+            np.testing.assert_allclose(ys[form]["x"], x + m * v, rtol=1e-12, atol=1e-15)
+
+
+def test_adadelta_follows_its_equations():
+    x0, rho, eps = np.array([1.0, -2.0, 0.5]), 0.9, 1e-6
+    x, s, u, expected = x0.copy(), np.zeros(3), np.zeros(3), []
+    for lr, g in zip(LRS, GRADS):
+        s = rho * s + (1 - rho) * g**2
+        delta = np.sqrt(u + eps) / np.sqrt(s + eps) * g
+        u = rho * u + (1 - rho) * delta**2
+        x = x - lr * delta
+        expected.append(x)
+    np.testing.assert_allclose(run_rule("adadelta", GRADS, x0, LRS, rho=rho, eps=eps), expected, rtol=1e-14)
+    pure, state = x0, None
+    for lr, g in zip(LRS, GRADS):
+        pure, state = optim.adadelta_step(pure, g, state, lr=lr, rho=rho, eps=eps)
+    np.testing.assert_allclose(pure, expected[-1], rtol=1e-14)
+    np.testing.assert_allclose(state["acc_delta"], u, rtol=1e-14)
+    # the first step is sqrt(eps) / sqrt((1 - rho) g^2 + eps) * g: tiny, Adadelta's slow start
+    x1, _ = optim.adadelta_step(np.zeros(1), np.array([1.0]), lr=1.0)
+    assert x1[0] == pytest.approx(-np.sqrt(1e-6) / np.sqrt(0.1 + 1e-6), rel=1e-14)
+
+
+def test_adadelta_defaults_are_torchs_and_the_keras_fixture_uses_keras_defaults():
+    assert repr(optim.Adadelta()) == "Adadelta(lr=1.0, rho=0.9, eps=1e-06)"
+    keras_case = next(c for c in KERAS_FIX["cases"] if c["name"] == "adadelta_defaults")
+    assert keras_case["framework"] == {} and keras_case["lrs"][0] == 0.001
+    assert keras_case["lablib"] == {"rho": 0.95, "eps": 1e-7}
+
+
+def test_momentum_forms_and_nesterov_bad_input():
+    with pytest.raises(ValueError, match="momentum_form"):
+        optim.SGD(0.1, momentum=0.9, momentum_form="tf")
+    with pytest.raises(TypeError, match="nesterov"):
+        optim.SGD(0.1, momentum=0.9, nesterov="yes")
+    with pytest.raises(ValueError, match="momentum must be > 0 when nesterov"):
+        optim.sgd_step(np.ones(2), np.ones(2), lr=0.1, nesterov=True)
+    _, state = optim.sgd_step(np.ones(2), np.ones(2), lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="state holds 'velocity'"):
+        optim.sgd_step(np.ones(2), np.ones(2), state, lr=0.1, momentum=0.9, momentum_form="keras")
+    with pytest.raises(ValueError, match="rho"):
+        optim.Adadelta(rho=1.0)
+    with pytest.raises(ValueError, match="eps"):
+        optim.adadelta_step(np.ones(2), np.ones(2), eps=0.0)
+
+
+def test_pure_steps_refuse_overflowing_gradients_instead_of_stalling():
+    # g^2 = 1e400 overflows: torch and Keras then take a zero step; the pure functions say so instead
+    for step in (optim.adam_step, optim.rmsprop_step, optim.adagrad_step, optim.adagrad_norm_step,
+                 optim.adadelta_step):
+        with pytest.raises(ValueError, match="grads are too large"):
+            step(np.ones(2), np.array([1e200, 1.0]), lr=0.1)
+    x, _ = optim.sgd_step(np.ones(2), np.array([1e200, 1.0]), lr=1e-200)  # no square: fine
+    np.testing.assert_allclose(x, [0.0, 1.0], atol=1e-15)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -65,6 +65,58 @@ def test_power_matches_keras_inverse_time_decay():
     np.testing.assert_allclose(sched(np.array(KERAS_FIX["steps"])), ref["lr"], rtol=1e-14)
 
 
+def test_exponential_with_decay_rate_matches_keras():
+    ref = KERAS_FIX["exponential_decay_rate_0.5"]
+    sched = schedules.exponential(ref["lr0"], ref["decay_steps"], decay_rate=ref["decay_rate"])
+    np.testing.assert_allclose(sched(np.array(KERAS_FIX["steps"])), ref["lr"], rtol=1e-13)
+
+
+@pytest.mark.parametrize("key", ["exponential_decay_staircase", "exponential_decay_staircase_rate_0.1"])
+def test_exponential_staircase_matches_keras(key):
+    ref = KERAS_FIX[key]
+    sched = schedules.exponential(ref["lr0"], ref["decay_steps"], decay_rate=ref["decay_rate"], staircase=True)
+    steps = np.array(KERAS_FIX["steps"])
+    assert {9.0, 10.0, 10.5, 11.0} <= set(steps.tolist())  # both sides of a step, and a fractional t
+    np.testing.assert_allclose(sched(steps), ref["lr"], rtol=1e-13)
+    # the direct equation: lr0 * rate ** floor(t / s)
+    np.testing.assert_allclose(sched(steps), ref["lr0"] * ref["decay_rate"] ** np.floor(steps / ref["decay_steps"]),
+                               rtol=1e-15)
+
+
+@pytest.mark.parametrize("key", ["inverse_time_decay_staircase", "inverse_time_decay_staircase_rate_1"])
+def test_power_staircase_matches_keras_inverse_time_decay(key):
+    ref = KERAS_FIX[key]
+    d, r, steps = ref["decay_steps"], ref["decay_rate"], np.array(KERAS_FIX["steps"])
+    sched = schedules.power(ref["lr0"], s=d / r, staircase=d)
+    np.testing.assert_allclose(sched(steps), ref["lr"], rtol=1e-14)
+    np.testing.assert_allclose(sched(steps), ref["lr0"] / (1 + r * np.floor(steps / d)), rtol=1e-15)
+    if r == 1:
+        np.testing.assert_allclose(schedules.power(ref["lr0"], s=d, staircase=True)(steps), ref["lr"], rtol=1e-15)
+
+
+@pytest.mark.parametrize("key", sorted(TORCH_FIX["steplr"]))
+def test_exponential_staircase_reproduces_torch_steplr(key):
+    ref = TORCH_FIX["steplr"][key]
+    sched = schedules.exponential(ref["lr0"], s=ref["step_size"], decay_rate=ref["gamma"], staircase=True)
+    t = np.arange(len(ref["lr"]))
+    # torch multiplies by gamma every step_size epochs; lablib computes gamma ** k: the last bits may differ
+    np.testing.assert_allclose(sched(t), ref["lr"], rtol=1e-14)
+    assert sched(ref["step_size"] - 1) == ref["lr0"] and sched(ref["step_size"]) < ref["lr0"]
+
+
+def test_staircase_by_hand():
+    p = schedules.power(1.0, s=10, staircase=True)
+    assert [p(t) for t in (0, 9, 9.99, 10, 19, 20)] == [1.0, 1.0, 1.0, 0.5, 0.5, 1 / 3]
+    p5 = schedules.power(1.0, s=10, staircase=5)  # read the continuous curve every 5 steps
+    assert [p5(t) for t in (0, 4, 5, 9, 10)] == [1.0, 1.0, 1 / 1.5, 1 / 1.5, 0.5]
+    e = schedules.exponential(1.0, s=4, staircase=True)
+    assert [e(t) for t in (0, 3, 4, 7, 8)] == [1.0, 1.0, 0.1, 0.1, 0.1**2]
+    e2 = schedules.exponential(2.0, s=4, decay_rate=0.5, staircase=2)
+    assert [e2(t) for t in (0, 1, 2, 3, 4)] == [2.0, 2.0, 2.0 * 0.5**0.5, 2.0 * 0.5**0.5, 1.0]
+    assert schedules.exponential(1.0, 4, staircase=False)(2) == pytest.approx(0.1**0.5, rel=1e-15)
+    assert "floor" in p.__doc__ and "floor" in e2.__doc__
+
+
 def test_piecewise_constant_matches_keras_at_and_between_boundaries():
     ref = KERAS_FIX["piecewise_constant_decay"]
     sched = schedules.piecewise_constant(ref["boundaries"], ref["values"])
@@ -201,6 +253,9 @@ def test_schedule_drives_an_optimizer_with_t_steps_taken():
         (lambda: schedules.exponential(-0.1, 10), "lr0"),
         (lambda: schedules.exponential(0.1, 0), "s"),
         (lambda: schedules.exponential(0.1, np.inf), "s"),
+        (lambda: schedules.exponential(0.1, 10, decay_rate=0.0), "decay_rate"),
+        (lambda: schedules.power(0.1, 10, staircase=-2), "staircase"),
+        (lambda: schedules.exponential(0.1, 10, staircase=0.0), "staircase"),
         (lambda: schedules.piecewise_constant([10, 20], [0.1, 0.01]), "values"),
         (lambda: schedules.piecewise_constant([20, 10], [0.1, 0.01, 0.001]), "boundaries"),
         (lambda: schedules.piecewise_constant([10, 10], [0.1, 0.01, 0.001]), "boundaries"),
@@ -233,5 +288,7 @@ def test_bad_types():
         schedules.PerformanceScheduler(patience=2.5)
     with pytest.raises(TypeError, match="t"):
         schedules.power(0.1, 10)("3")
+    with pytest.raises(TypeError, match="staircase"):
+        schedules.power(0.1, 10, staircase="yes")
     with pytest.raises(TypeError, match="metric"):
         schedules.PerformanceScheduler().step("low", 0.1)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_float_array, check_nonnegative
+from .._validate import _describe, as_float_array, check_cache, check_nonnegative
 
 __all__ = [
     "SELU_LAMBDA", "SELU_ALPHA",
@@ -45,6 +45,16 @@ def _elementwise(kernel, x, *args):
 # Klambauer et al. (2017), "Self-Normalizing Neural Networks"; the same constants as torch.nn.SELU.
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _cached_array(cache, made_by: str, *, with_alpha: bool = False) -> np.ndarray:
+    """The array a ``*_forward`` kept in its cache (and its alpha), or a TypeError naming ``cache``."""
+    if with_alpha:
+        check_cache(cache, made_by, length=2)
+        cache = cache[0]
+    if not isinstance(cache, np.ndarray) or cache.dtype != np.float64:
+        raise TypeError(f"cache must be the cache returned by {made_by}, got {_describe(cache)}")
+    return cache
 
 
 def _check_dout(dout, like):
@@ -92,7 +102,7 @@ def _sigmoid_forward(x):
 
 def sigmoid_backward(dout, cache):
     """dx = dout * out * (1 - out)."""
-    return _sigmoid_backward(_check_dout(dout, cache), cache)
+    return _sigmoid_backward(_check_dout(dout, _cached_array(cache, "sigmoid_forward")), cache)
 
 
 def _sigmoid_backward(dout, cache):
@@ -134,7 +144,7 @@ def _tanh_forward(x):
 
 def tanh_backward(dout, cache):
     """dx = dout * (1 - out^2)."""
-    return _tanh_backward(_check_dout(dout, cache), cache)
+    return _tanh_backward(_check_dout(dout, _cached_array(cache, "tanh_forward")), cache)
 
 
 def _tanh_backward(dout, cache):
@@ -174,7 +184,7 @@ def _relu_forward(x):
 
 def relu_backward(dout, cache):
     """dx = dout where x > 0, else 0."""
-    return _relu_backward(_check_dout(dout, cache), cache)
+    return _relu_backward(_check_dout(dout, _cached_array(cache, "relu_forward")), cache)
 
 
 def _relu_backward(dout, cache):
@@ -213,7 +223,7 @@ def _leaky_relu_forward(x, alpha=0.01):
 
 def leaky_relu_backward(dout, cache):
     """dx = dout if x > 0 else alpha * dout."""
-    return _leaky_relu_backward(_check_dout(dout, cache[0]), cache)
+    return _leaky_relu_backward(_check_dout(dout, _cached_array(cache, "leaky_relu_forward", with_alpha=True)), cache)
 
 
 def _leaky_relu_backward(dout, cache):
@@ -261,7 +271,7 @@ def _elu_forward(x, alpha=1.0):
 
 def elu_backward(dout, cache):
     """dx = dout * elu'(x)."""
-    return _elu_backward(_check_dout(dout, cache[0]), cache)
+    return _elu_backward(_check_dout(dout, _cached_array(cache, "elu_forward", with_alpha=True)), cache)
 
 
 def _elu_backward(dout, cache):
@@ -306,7 +316,7 @@ def _selu_forward(x):
 
 def selu_backward(dout, cache):
     """dx = dout * selu'(x)."""
-    return _selu_backward(_check_dout(dout, cache), cache)
+    return _selu_backward(_check_dout(dout, _cached_array(cache, "selu_forward")), cache)
 
 
 def _selu_backward(dout, cache):
@@ -326,7 +336,9 @@ def _identity_forward(x):
 
 
 def identity_backward(dout, cache):
-    """dx = dout (returned as is)."""
+    """dx = dout (returned as is); cache is the None identity_forward returned."""
+    if cache is not None:
+        raise TypeError(f"cache must be the cache returned by identity_forward (None), got {_describe(cache)}")
     return _identity_backward(as_float_array(dout, "dout"), cache)
 
 

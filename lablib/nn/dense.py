@@ -5,7 +5,9 @@ Keras' ``Dense.kernel``; torch's ``nn.Linear.weight`` is the transpose (out, in)
 """
 from __future__ import annotations
 
-from .._validate import as_float_array
+import numpy as np
+
+from .._validate import as_float_array, check_cache, check_flag
 
 __all__ = ["dense_forward", "dense_backward"]
 
@@ -42,13 +44,16 @@ def dense_backward(dout, cache, *, need_dx=True):
     Returns (dx, dW, db); dx is None when ``need_dx`` is False (the input layer, where
     dx is never used).
     """
+    check_cache(cache, "dense_forward", length=2)
     x, W = cache
+    if not (isinstance(x, np.ndarray) and isinstance(W, np.ndarray) and x.ndim == W.ndim == 2):
+        raise TypeError("cache must be the cache returned by dense_forward, (x, W) with two 2-D arrays")
     dout = as_float_array(dout, "dout", ndim=2)
     want = (x.shape[0], W.shape[1])
     if dout.shape != want:
         hint = "; dout looks transposed: pass dout.T" if dout.shape == want[::-1] else ""
         raise ValueError(f"dout must have the shape of the forward output {want}, got {dout.shape}{hint}")
-    return _dense_backward(dout, cache, need_dx=bool(need_dx))
+    return _dense_backward(dout, cache, need_dx=check_flag(need_dx, "need_dx"))
 
 
 def _dense_backward(dout, cache, *, need_dx=True):

@@ -1,15 +1,16 @@
-"""Softmax, log-softmax and the two training losses: softmax cross-entropy and mean squared error.
+"""Softmax, log-softmax and the training losses: softmax cross-entropy, squared error (MSE and half MSE).
 
-Both losses are means over the batch (torch's reduction='mean', Keras' default
-'sum_over_batch_size'), so their gradients carry a 1/N (cross-entropy) or 1/size (MSE) factor.
+Cross-entropy is a mean over the batch (torch's reduction='mean', Keras' default 'sum_over_batch_size'),
+so its gradient carries a 1/N factor. The squared errors take ``reduction="mean"`` (over all S entries,
+gradient factor 1/S) or ``"sum"``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_float_array, check_int, check_labels
+from .._validate import as_float_array, check_choice, check_int, check_labels
 
-__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "mse"]
+__all__ = ["softmax", "log_softmax", "softmax_cross_entropy", "mse", "half_mse"]
 
 
 def _check_axis(x, axis):
@@ -26,7 +27,9 @@ def _check_axis(x, axis):
 def softmax(x, axis=-1):
     """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis`` (the shift avoids overflow)."""
     x = as_float_array(x, "x")
-    return _softmax(x, _check_axis(x, axis))
+    axis = _check_axis(x, axis)
+    with np.errstate(over="ignore"):  # x - max x = -inf when x spans more than 1.8e308: exp gives the exact 0
+        return _softmax(x, axis)
 
 
 def _softmax(x, axis=-1):
@@ -77,24 +80,50 @@ def _softmax_cross_entropy(logits, y):
     return loss, probs
 
 
-def mse(pred, target):
-    """Mean squared error over all elements; returns (loss, dpred).
-
-    loss = (1/S) sum (pred - target)^2,  dpred = 2 (pred - target) / S,  S = pred.size
-    (torch MSELoss(reduction='mean'); Keras MeanSquaredError averages over the last axis
-    first, which gives the same number).
-    """
+def _check_squared_error_args(pred, target, reduction):
     pred = as_float_array(pred, "pred")
     target = as_float_array(target, "target")
     if target.shape != pred.shape:
         raise ValueError(f"target must have the shape of pred {pred.shape}, got {target.shape}")
     if pred.size == 0:
         raise ValueError(f"pred must not be empty, got shape {pred.shape}")
-    return _mse(pred, target)
+    return pred, target, check_choice(reduction, "reduction", ("mean", "sum"))
 
 
-def _mse(pred, target):
+def mse(pred, target, *, reduction="mean"):
+    """Mean squared error; returns (loss, dpred). With r = pred - target and S = pred.size:
+
+        "mean":  loss = (1/S) sum r^2,  dpred = 2 r / S   (torch MSELoss(); Keras MeanSquaredError averages
+                                                           over the last axis first: the same number)
+        "sum":   loss = sum r^2,        dpred = 2 r       (torch MSELoss(reduction="sum"))
+    """
+    return _mse(*_check_squared_error_args(pred, target, reduction))
+
+
+def _mse(pred, target, reduction="mean"):
     diff = pred - target
-    loss = float(np.vdot(diff, diff)) / diff.size
-    diff *= 2.0 / diff.size
+    size = diff.size if reduction == "mean" else 1
+    loss = float(np.vdot(diff, diff)) / size
+    diff *= 2.0 / size
+    return loss, diff
+
+
+def half_mse(pred, target, *, reduction="mean"):
+    """Half squared error, 1/2 ||r||^2 (r = pred - target): the 1/2 cancels the 2 of the derivative.
+    Returns (loss, dpred); S = pred.size.
+
+        "mean":  loss = (1/S) sum r^2 / 2,  dpred = r / S   (d2l's squared_loss, (y_hat - y)**2 / 2, averaged;
+                                                             = mse / 2, torch 0.5 * MSELoss())
+        "sum":   loss = sum r^2 / 2,        dpred = r       (E_total = 1/2 sum (t - out)^2 of the 2-2-2
+                                                             network, lablib.backprop; 0.5 * MSELoss(reduction="sum"))
+    """
+    return _half_mse(*_check_squared_error_args(pred, target, reduction))
+
+
+def _half_mse(pred, target, reduction="mean"):
+    diff = pred - target
+    size = diff.size if reduction == "mean" else 1
+    loss = 0.5 * float(np.vdot(diff, diff)) / size
+    if size != 1:
+        diff /= size
     return loss, diff

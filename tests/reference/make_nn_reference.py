@@ -179,12 +179,21 @@ def losses():
     loss.backward()
     mse = {"pred": pred.tolist(), "target": target.tolist(), "loss": float(loss.detach()), "dpred": arr(pt.grad),
            "keras_loss": keras_mean(keras.losses.mean_squared_error(target, pred))}
+    squared = {"pred": pred.tolist(), "target": target.tolist()}
+    for name, factor, reduction in (("mse_sum", 1.0, "sum"), ("half_mse_mean", 0.5, "mean"),
+                                    ("half_mse_sum", 0.5, "sum")):
+        pt = t(pred, grad=True)
+        loss = factor * F.mse_loss(pt, t(target), reduction=reduction)
+        loss.backward()
+        squared[name] = {"loss": float(loss.detach()), "dpred": arr(pt.grad)}
+    # Keras: 0.5 * MeanSquaredError (mean) and the per-example sum times N (sum)
+    squared["keras_half_mse_mean"] = 0.5 * keras_mean(keras.losses.mean_squared_error(target, pred))
     x = rng.normal(0, 5, size=(2, 3, 4))
     softmax = {"x": x.tolist(),
                "softmax_axis1": arr(torch.softmax(t(x), dim=1)),
                "softmax_axis-1": arr(torch.softmax(t(x), dim=-1)),
                "log_softmax_axis-1": arr(torch.log_softmax(t(x), dim=-1))}
-    return {"cross_entropy": ce, "mse": mse, "softmax": softmax}
+    return {"cross_entropy": ce, "mse": mse, "squared_errors": squared, "softmax": softmax}
 
 
 if __name__ == "__main__":

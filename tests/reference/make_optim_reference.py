@@ -46,7 +46,7 @@ def optim_inputs() -> dict:
 def _case(name, rule, lablib_kwargs, framework_kwargs, lr=None, lrs=None):
     return {
         "name": name,
-        "rule": rule,  # sgd | adagrad | rmsprop | adam
+        "rule": rule,  # sgd | adagrad | rmsprop | adadelta | adam
         "lablib": lablib_kwargs,  # hyperparameters for lablib.optim, lr excluded
         "framework": framework_kwargs,  # constructor kwargs of the framework's optimizer, lr excluded
         "lrs": lrs if lrs is not None else [lr] * N_STEPS,  # the lr of each step
@@ -76,12 +76,24 @@ TORCH_CASES = [
         lr=0.01,
     ),
     _case("adam_changing_lr", "adam", {}, {}, lrs=CHANGING_LRS),
+    _case("sgd_nesterov", "sgd", {"momentum": 0.9, "nesterov": True}, {"momentum": 0.9, "nesterov": True}, lr=0.1),
+    _case("sgd_nesterov_changing_lr", "sgd", {"momentum": 0.8, "nesterov": True},
+          {"momentum": 0.8, "nesterov": True}, lrs=CHANGING_LRS),
+    _case("adadelta_defaults", "adadelta", {}, {}, lr=1.0),
+    _case("adadelta_custom", "adadelta", {"rho": 0.5, "eps": 1e-3}, {"rho": 0.5, "eps": 1e-3}, lrs=CHANGING_LRS),
 ]
 
 KERAS_CASES = [
     _case("sgd_momentum", "sgd", {"momentum": 0.9}, {"momentum": 0.9}, lr=0.1),
     # Keras' momentum form v = m v - lr g differs from torch's (and lablib's) once lr changes:
     _case("sgd_momentum_changing_lr", "sgd", {"momentum": 0.9}, {"momentum": 0.9}, lrs=CHANGING_LRS),
+    # ... and lablib's momentum_form="keras" is Keras' form:
+    _case("sgd_keras_form_changing_lr", "sgd", {"momentum": 0.9, "momentum_form": "keras"}, {"momentum": 0.9},
+          lrs=CHANGING_LRS),
+    _case("sgd_nesterov_keras_form", "sgd", {"momentum": 0.9, "nesterov": True, "momentum_form": "keras"},
+          {"momentum": 0.9, "nesterov": True}, lrs=CHANGING_LRS),
+    _case("adadelta_defaults", "adadelta", {"rho": 0.95, "eps": 1e-7}, {}, lr=0.001),
+    _case("adadelta_lr1", "adadelta", {"rho": 0.95, "eps": 1e-7}, {}, lr=1.0),
     _case(
         "adagrad_defaults",
         "adagrad",
@@ -106,7 +118,7 @@ def run_torch_optim(case: dict, inputs: dict) -> list[dict]:
     import torch
 
     cls = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,
-           "adam": torch.optim.Adam}[case["rule"]]
+           "adadelta": torch.optim.Adadelta, "adam": torch.optim.Adam}[case["rule"]]
     params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in inputs["params0"].items()}
     opt = cls(list(params.values()), lr=case["lrs"][0], **case["framework"])
     out = []
@@ -123,7 +135,7 @@ def run_keras_optim(case: dict, inputs: dict) -> list[dict]:
     import keras
 
     cls = {"sgd": keras.optimizers.SGD, "adagrad": keras.optimizers.Adagrad, "rmsprop": keras.optimizers.RMSprop,
-           "adam": keras.optimizers.Adam}[case["rule"]]
+           "adadelta": keras.optimizers.Adadelta, "adam": keras.optimizers.Adam}[case["rule"]]
     names = list(inputs["params0"])
     variables = [keras.Variable(np.array(inputs["params0"][k]), dtype="float64") for k in names]
     opt = cls(learning_rate=case["lrs"][0], **case["framework"])
@@ -206,6 +218,36 @@ def run_keras_plateau(setting: dict, mode: str, metrics: list, lr0: float) -> di
     return rec
 
 
+# Validation losses for keras.callbacks.EarlyStopping; no difference of two losses equals a min_delta exactly.
+EARLY_STOPPING_LOSSES = [
+    [1.0, 0.8, 0.85, 0.7, 0.72, 0.71, 0.73, 0.74, 0.75, 0.76],
+    [0.9, 0.95, 0.97, 0.5, 0.49, 0.48, 0.47, 0.6, 0.61, 0.62, 0.63],
+    [2.0, 1.9, 1.8, 1.7, 1.6, 1.55, 1.52, 1.51, 1.505, 1.6, 1.7],
+]
+
+
+def run_keras_early_stopping(patience: int, min_delta: float, losses: list) -> dict:
+    """The epoch keras.callbacks.EarlyStopping stops at (None if it never does), its best epoch and its
+    wait counter after each epoch."""
+    import keras
+
+    class Stub:  # the callback reads and sets model.stop_training only (no restore_best_weights)
+        stop_training = False
+
+    model = Stub()
+    cb = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta, verbose=0)
+    cb.set_model(model)
+    cb.on_train_begin()
+    waits = []
+    for epoch, loss in enumerate(losses):
+        cb.on_epoch_end(epoch, {"val_loss": loss})
+        waits.append(cb.wait)
+        if model.stop_training:
+            break
+    return {"stopped_epoch": cb.stopped_epoch if model.stop_training else None, "best_epoch": cb.best_epoch,
+            "wait": waits}
+
+
 def schedules_keras() -> dict:
     import keras
 
@@ -217,6 +259,7 @@ def schedules_keras() -> dict:
 
     exp = {"lr0": 0.1, "decay_steps": 20.0, "decay_rate": 0.1}
     inv = {"lr0": 0.1, "decay_steps": 10.0, "decay_rate": 0.5}
+    exp_half = {"lr0": 0.1, "decay_steps": 10.0, "decay_rate": 0.5}
     pw = {"boundaries": [10.0, 20.0], "values": [0.1, 0.01, 0.001]}
     out = {
         "steps": steps.tolist(),
@@ -229,7 +272,33 @@ def schedules_keras() -> dict:
             "lr": values(sched.InverseTimeDecay(inv["lr0"], inv["decay_steps"], inv["decay_rate"])),
         },
         "piecewise_constant_decay": {**pw, "lr": values(sched.PiecewiseConstantDecay(pw["boundaries"], pw["values"]))},
+        "exponential_decay_rate_0.5": {
+            **exp_half,
+            "lr": values(sched.ExponentialDecay(exp_half["lr0"], exp_half["decay_steps"], exp_half["decay_rate"])),
+        },
+        "exponential_decay_staircase": {
+            **exp_half,
+            "lr": values(sched.ExponentialDecay(exp_half["lr0"], exp_half["decay_steps"], exp_half["decay_rate"],
+                                                staircase=True)),
+        },
+        "exponential_decay_staircase_rate_0.1": {
+            **exp,
+            "lr": values(sched.ExponentialDecay(exp["lr0"], exp["decay_steps"], exp["decay_rate"], staircase=True)),
+        },
+        "inverse_time_decay_staircase": {
+            **inv,
+            "lr": values(sched.InverseTimeDecay(inv["lr0"], inv["decay_steps"], inv["decay_rate"], staircase=True)),
+        },
+        "inverse_time_decay_staircase_rate_1": {
+            **inv, "decay_rate": 1.0,
+            "lr": values(sched.InverseTimeDecay(inv["lr0"], inv["decay_steps"], 1.0, staircase=True)),
+        },
         "reduce_lr_on_plateau": [],
+        "early_stopping": [
+            {"patience": patience, "min_delta": min_delta, "losses": losses,
+             **run_keras_early_stopping(patience, min_delta, losses)}
+            for losses in EARLY_STOPPING_LOSSES for patience in (0, 1, 3) for min_delta in (0.0, 0.05)
+        ],
     }
     for mode, seqs in plateau_sequences().items():
         for metrics in seqs:
@@ -251,7 +320,19 @@ def schedules_torch() -> dict:
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         multistep.step()
-    out = {"multistep": {"lr0": 0.1, "milestones": [10, 20], "gamma": 0.1, "lr": lrs}, "reduce_lr_on_plateau": []}
+    steplr = {}
+    for step_size, gamma in ((10, 0.1), (3, 0.5), (7, 0.9)):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
+        seen = []
+        for _ in range(40):  # seen[t] is the lr used in epoch t
+            seen.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        steplr[f"step_size={step_size},gamma={gamma}"] = {"lr0": 0.1, "step_size": step_size, "gamma": gamma,
+                                                          "lr": seen}
+    out = {"multistep": {"lr0": 0.1, "milestones": [10, 20], "gamma": 0.1, "lr": lrs}, "steplr": steplr,
+           "reduce_lr_on_plateau": []}
     for mode, seqs in plateau_sequences().items():
         for metrics in seqs:
             for setting in PLATEAU_SETTINGS:
