@@ -1,9 +1,13 @@
 """Export a lab's mini report to a LaTeX project (``report.tex`` + ``figures/``) and, where TeX is installed, a PDF.
 
-Students, on the notebook they worked in (saved, with its outputs: plots are taken from them, nothing is re-run)::
+Students, on the notebook they worked in (saved, with its outputs: plots are taken from them, nothing is re-run),
+in a new cell of it::
 
-    python -m lablib.report labs/lab01-gradient-descent/lab01.ipynb          # -> labs/lab01-gradient-descent/report/
-    python -m lablib.report labs/lab01-gradient-descent/lab01.ipynb --list   # the notebook's plots, numbered
+    from lablib.report import export, list_plots
+    export("lab01.ipynb")         # -> report/report.tex, report/figures/, report/report.pdf beside the notebook
+    list_plots("lab01.ipynb")     # the notebook's plots, numbered
+
+or in a terminal: ``python -m lablib.report labs/lab01-gradient-descent/lab01.ipynb [--list]``.
 
 Instructors, on a lab's submissions (nbgrader's layout: a folder per student, then the lab)::
 
@@ -177,9 +181,9 @@ _MATH_CHARS = {ch: "\\" + name for ch, name in _GREEK.items()} | {
 _SCRIPTS = {"^": dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")), "_": dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋", "0123456789+-"))}
 _TEXT_CHARS = {"«": "``", "»": "''", "‚": ",", "„": ",,", "€": "EUR", "©": "(c)", "®": "(R)", "™": "(TM)",
                "\u00ad": r"\-", "\u2009": r"\,", "\u202f": r"\,", "\u2002": " ", "\u2003": " ", "\u2007": " "}
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\ensuremath{\$}", "&": r"\&", "#": r"\#", "%": r"\%",
-                 "_": r"\_", "^": r"\^{}", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
-                 "|": r"\textbar{}", "\n": " ", "\r": " ", "\t": " "}
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\ensuremath{\$}", "&": r"\&", "#": r"\#",
+                 "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\textasciitilde{}", "<": r"\textless{}",
+                 ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ", "\t": " "}
 # code is set in the typewriter font, where each ASCII character is the glyph of its own code
 _CODE_ESCAPES = {ch: rf"\char{ord(ch)}{{}}" for ch in "\\{}$&#%_^~<>|\"'`"} | {"\t": "    ", "\r": ""}
 
@@ -371,7 +375,7 @@ class _LaTeXWriter:
         self.files, self.placed, self.sections, self.pending = {}, [], [], []
         self.top_level, self.enumerates = 1, 0
         self.formulas = {}                              # placeholder -> (kind, formula, as the student typed it)
-        self.key = uuid.uuid4().hex[:8]                 # placeholders are \ue000<key><n>\ue001 (private-use code points)
+        self.key = uuid.uuid4().hex[:8]                 # placeholders: \ue000<key><n>\ue001 (private-use code points)
         self.placeholder = re.compile(f"\ue000{self.key}\\d+\ue001")
         self.last = " "                                 # the last character written: tells opening quotes
 
@@ -515,7 +519,8 @@ class _LaTeXWriter:
             return ""
         self.files[name] = data
         return ("\n\\begin{nbfigure}\n\\includegraphics[width=\\linewidth,height=0.4\\textheight,keepaspectratio]"
-                f"{{{name}}}\n\\caption{{{caption}}}" + (f"\\label{{{label}}}" if label else "") + "\n\\end{nbfigure}\n")
+                f"{{{name}}}\n\\caption{{{caption}}}" + (f"\\label{{{label}}}" if label else "")
+                + "\n\\end{nbfigure}\n")
 
     def flush(self) -> str:
         """The figures of the paragraph just written."""
@@ -603,7 +608,7 @@ def _shown_plots(tokens):
         yield from _shown_plots(token.get("children", []))
 
 
-_PREAMBLE = r"""%% Written by python -m lablib.report from %(source)s. Compile with pdflatex (or upload the folder to Overleaf).
+_PREAMBLE = r"""%% Written by python -m lablib.report from %(source)s. Compile it with pdflatex (or in Overleaf).
 \documentclass[11pt,a4paper]{article}
 \usepackage[margin=2.5cm]{geometry}
 \usepackage{amsmath,amssymb}
@@ -725,12 +730,30 @@ def compile_pdf(folder: Path, engine: str = "auto") -> str:
 
 # ------------------------------------------------------------------------------------------------------------- export
 
-@dataclass
+@dataclass(repr=False)
 class Export:
+    notebook: Path
     folder: Path
     project: Project
     pdf: Path | None
     pdf_note: str                 # "pdflatex, 2 pages", or why there is no PDF
+
+    def __repr__(self) -> str:   # what a notebook cell shows
+        return _summary(self)
+
+
+def _summary(result: Export) -> str:
+    p = result.project
+    plots = f"{len(p.figures)} of the notebook's plots" + (f" ({', '.join(map(str, p.figures))})" if p.figures else "")
+    lines = [f"{result.notebook.name} -> {result.folder}/",
+             f"  report.tex: {len(p.sections)} sections, {p.words} words, {plots}, "
+             f"{len(p.files)} image{'s' * (len(p.files) != 1)} in figures/",
+             f"  report.pdf: {result.pdf_note}" if result.pdf else f"  {result.pdf_note}"]
+    lines += [f"  warning: {w}" for w in p.warnings]
+    if not p.files:
+        lines.append(f"  tip: list_plots({result.notebook.name!r}) or --list numbers the notebook's plots; "
+                     "![caption](figure:N) in the report shows one")
+    return "\n".join(lines)
 
 
 def export(notebook, out=None, authors=(), pdf: bool = True, engine: str = "auto", all_figures: bool = False):
@@ -749,37 +772,28 @@ def export(notebook, out=None, authors=(), pdf: bool = True, engine: str = "auto
     for name, data in project.files.items():
         (folder / name).write_bytes(data)
     if not pdf:
-        return Export(folder, project, None, "no PDF (--no-pdf)")
+        return Export(lab.path, folder, project, None, "no PDF (--no-pdf)")
     try:
-        return Export(folder, project, folder / "report.pdf", compile_pdf(folder, engine))
+        return Export(lab.path, folder, project, folder / "report.pdf", compile_pdf(folder, engine))
     except FileNotFoundError:
-        return Export(folder, project, None, "PDF skipped: no TeX installation found (pdflatex or tectonic). Install "
-                      "Debian's texlive-latex-base (apt install texlive-latex-base) or tectonic, or compile "
-                      "report.tex elsewhere (e.g. upload the folder to Overleaf)")
+        return Export(lab.path, folder, project, None, "PDF skipped: no TeX installation found (pdflatex or "
+                      "tectonic). Install Debian's texlive-latex-base (apt install texlive-latex-base) or tectonic, "
+                      "or compile report.tex elsewhere (e.g. upload the folder to Overleaf)")
     except TexError as error:
-        return Export(folder, project, None, f"no PDF: {error}")
+        return Export(lab.path, folder, project, None, f"no PDF: {error}")
+
+
+def list_plots(notebook) -> None:
+    """Print the notebook's plots, numbered as ![caption](figure:N) refers to them, with the heading above each."""
+    lab = read_lab(notebook)
+    if not lab.figures:
+        print(f"{lab.path.name} shows no plot: run it and save it (the plots come from its saved outputs)")
+        return
+    print("\n".join([f"{lab.path.name}: {len(lab.figures)} plots; ![your caption](figure:N) in the report shows one"]
+                    + [f"  figure:{p.number:<3} (cell {p.cell}) {p.caption[:90]}" for p in lab.figures]))
 
 
 # ------------------------------------------------------------------------------------------------------- command line
-
-def _list_plots(lab: LabNotebook) -> str:
-    if not lab.figures:
-        return f"{lab.path.name} shows no plot: run it and save it (the plots come from its saved outputs)"
-    return "\n".join([f"{lab.path.name}: {len(lab.figures)} plots; ![your caption](figure:N) in the report shows one"]
-                     + [f"  figure:{p.number:<3} (cell {p.cell}) {p.caption[:90]}" for p in lab.figures])
-
-
-def _summary(name: str, result: Export) -> str:
-    p = result.project
-    plots = f"{len(p.figures)} of the notebook's plots" + (f" ({', '.join(map(str, p.figures))})" if p.figures else "")
-    lines = [f"{name} -> {result.folder}/",
-             f"  report.tex: {len(p.sections)} sections, {p.words} words, {plots}, {len(p.files)} image{'s' * (len(p.files) != 1)} in figures/",
-             f"  report.pdf: {result.pdf_note}" if result.pdf else f"  {result.pdf_note}"]
-    lines += [f"  warning: {w}" for w in p.warnings]
-    if not p.files:
-        lines.append("  tip: --list numbers the notebook's plots; ![caption](figure:N) in the report shows one")
-    return "\n".join(lines)
-
 
 def _submissions(paths):
     """(student, lab, notebook or None) for each lab folder (or notebook) laid out as <root>/<student>/<lab>/."""
@@ -848,13 +862,12 @@ def main(argv=None) -> int:
         return _export_all(args.all, args.out, not args.no_pdf, args.engine, args.all_figures)
     try:
         if args.list:
-            print(_list_plots(read_lab(args.notebook)))
+            list_plots(args.notebook)
             return 0
-        result = export(args.notebook, args.out, args.author, not args.no_pdf, args.engine, args.all_figures)
+        print(_summary(export(args.notebook, args.out, args.author, not args.no_pdf, args.engine, args.all_figures)))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(_summary(Path(args.notebook).name, result))
     return 0
 
 
