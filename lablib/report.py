@@ -42,7 +42,7 @@ import tempfile
 import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import mistune
@@ -102,8 +102,8 @@ def _image(bundle) -> tuple[bytes, str] | None:
 
 def _partner(source: str) -> str:
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        tree = ast.parse(source[:10_000])
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ""
     for node in tree.body:
         if (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PARTNER" for t in node.targets)
