@@ -294,3 +294,45 @@ def test_a_new_gradebook_is_stamped_with_what_the_alembic_script_says(tmp_path):
     prepare_gradebook()
     with Gradebook(f"sqlite:///{tmp_path}/gradebook.db") as gb:
         assert gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar() == alembic_head()
+
+
+# --- bounded work on student text ----------------------------------------------------------------------------
+
+def test_matching_by_content_compares_in_full_only_what_can_reach_the_threshold(monkeypatch):
+    """_most_similar gives difflib's own answer (the most similar text, ratio >= 0.5; ties: the later) while
+    comparing in full only texts whose cheap bounds reach 0.5, at most MAX_COMPARED of them."""
+    import difflib
+    import random
+
+    from grading.pipeline import rebuild as module
+
+    rng = random.Random(3)
+    stub = "def f(x):\n    raise NotImplementedError()\n"
+    for _ in range(200):
+        texts = [(i, "".join(rng.choice("def f(x):\n return 2*x+y") for _ in range(rng.randrange(1, 150))))
+                 for i in range(rng.randrange(1, 15))]
+        scored = [(difflib.SequenceMatcher(None, stub, text).ratio(), i) for i, text in texts]
+        best_ratio, best = max(scored)
+        assert module._most_similar(stub, texts) == (best if best_ratio >= module.MIN_SIMILARITY else None)
+    compared = []
+    real_ratio = difflib.SequenceMatcher.ratio
+    monkeypatch.setattr(difflib.SequenceMatcher, "ratio", lambda self: compared.append(1) or real_ratio(self))
+    junk = [(i, stub.replace("f", "g") + "#" * (i % 7)) for i in range(400)] + [(400, "x" * 100_000)]
+    assert module._most_similar(stub, junk) is not None
+    assert len(compared) == module.MAX_COMPARED
+
+
+def test_parsing_code_nested_too_deeply_finds_no_function_instead_of_crashing():
+    from grading.pipeline.rebuild import defined_functions
+
+    assert defined_functions("def f():\n    pass\nx = " + "+1" * 40_000) == set()
+    assert defined_functions("def f():\n    pass\n") == {"f"}
+
+
+def test_feedback_never_searches_an_answers_text_for_hidden_test_markers():
+    """The hidden-region regex is quadratic in BEGIN lines without an END: answers are left as they are."""
+    answer = nbformat.v4.new_code_cell("def f(x):\n    return x\n" + "### BEGIN HIDDEN TESTS\n" * 3)
+    answer.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False, "grade_id": "f",
+                                   "schema_version": 3}
+    nb, _ = HideHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[answer]), {})
+    assert nb.cells[-1].source == answer.source

@@ -325,7 +325,9 @@ class HideHiddenTests(NbGraderPreprocessor):
             cell.source = self._blank_secrets(cell.source)
             for output in cell.get("outputs", []):
                 self._blank_secrets(output)
-        if HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source:
+        # hidden tests are in the lab's test cells; an answer's text (the student's) is never searched: the
+        # region's regex is quadratic in BEGIN lines without an END
+        if not utils.is_solution(cell) and (HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source):
             cell.source = HIDDEN_REGION.sub(self.placeholder, cell.source)
             cell.source = "\n".join(line for line in cell.source.split("\n")
                                     if HIDDEN_BEGIN not in line and HIDDEN_END not in line)
