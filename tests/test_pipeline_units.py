@@ -1,16 +1,15 @@
-"""Unit tests of the grading pipeline's parts: rebuilding submissions, pairs, stderr, hidden tests, execution."""
+"""Unit tests of the grading pipeline's parts: rebuilding submissions, stderr, hidden tests, execution (pairs:
+test_pipeline_pairs.py; the intake: test_pipeline_intake.py)."""
 from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from grading.pipeline.pairs import Submission, assign_credit, read_partner
 from grading.pipeline.preprocessors import GradingExecute, HideHiddenTests, StderrIsNotAnError, grading_metadata
 from grading.pipeline.rebuild import rebuild
 
@@ -117,54 +116,6 @@ def test_rebuild_never_takes_a_copy_of_a_test_cell_as_an_answer():
     nb.cells = [c for c in nb.cells if gid(c) != "f"] + [test_copy]
     rebuilt, _ = rebuild(nb, SOURCE, RELEASE)
     assert by_id(rebuilt, "f").source == by_id(RELEASE, "f").source
-
-
-# --- pairs -----------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("source, expected", [
-    ('PARTNER = "bob"', "bob"),
-    ("# pair\nPARTNER = ' bob '  # my partner", "bob"),
-    ('PARTNER = ""', ""),
-    ("PARTNER = input()", ""),                 # never executed: only a literal string counts
-    ('PARTNER = "bob"\ndef broken(:', ""),     # a cell that does not parse is ignored
-])
-def test_read_partner_is_static(tmp_path, source, expected):
-    path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": 'PARTNER = "md"'},
-                                          {"cell_type": "code", "source": source}]}))
-    assert read_partner(path) == expected
-
-
-def test_read_partner_of_an_unreadable_file_is_empty(tmp_path):
-    (tmp_path / "nb.ipynb").write_text("{not json")
-    assert read_partner(tmp_path / "nb.ipynb") == ""
-
-
-def at(hour):
-    return datetime(2026, 10, 5, hour)
-
-
-def test_credit_pair_one_submission_counts_for_both():
-    roster = dict.fromkeys(["a", "b", "c"], {})
-    credits = assign_credit({"a": Submission("a", at(9), "b")}, roster)
-    assert (credits["a"].submission, credits["b"].submission, credits["c"].submission) == ("a", "a", None)
-    assert credits["b"].candidates == ["a"]
-
-
-def test_credit_conflict_the_latest_counts_and_both_are_candidates():
-    roster = dict.fromkeys(["a", "b"], {})
-    subs = {"a": Submission("a", at(9), "b"), "b": Submission("b", at(10), "")}
-    credits = assign_credit(subs, roster)
-    assert credits["a"].submission == credits["b"].submission == "b"
-    assert credits["a"].candidates == credits["b"].candidates == ["a", "b"]
-
-
-def test_credit_partner_not_on_roster_or_self_is_ignored():
-    roster = dict.fromkeys(["a", "b"], {})
-    subs = {"a": Submission("a", at(9), "zed"), "b": Submission("b", at(9), "b")}
-    credits = assign_credit(subs, roster)
-    assert subs["a"].valid_partner == subs["b"].valid_partner == ""
-    assert (credits["a"].submission, credits["b"].submission) == ("a", "b")
 
 
 # --- stderr and hidden tests -----------------------------------------------------------------------------
