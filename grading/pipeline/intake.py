@@ -86,7 +86,7 @@ class Intake:
     def accepted(self) -> bool:
         return bool(self.notebook)
 
-    def refuse(self, flag: str, note: str) -> None:
+    def flag(self, flag: str, note: str) -> None:
         if flag not in self.flags:
             self.flags.append(flag)
         self.notes.append(note)
@@ -180,7 +180,7 @@ def take(submitted: Path, student: str, lab: str, notebook_names, stage_to: Path
     submission; the result says what was accepted, refused and why."""
     intake = Intake(student if valid_student_id(student) else label(student), lab)
     if not valid_student_id(student):
-        intake.refuse("invalid_student_id", f"the directory {shown(student)} is not a valid student id "
+        intake.flag("invalid_student_id", f"the directory {shown(student)} is not a valid student id "
                                             "(letters, digits and . _ @ -, at most 64): not graded")
         return intake
     fds = []
@@ -193,7 +193,7 @@ def take(submitted: Path, student: str, lab: str, notebook_names, stage_to: Path
         _read_folder(intake, fds[-1], notebook_names, submitter_uid, limits, stage_to)
     except _Refused as refused:
         intake.notebook = ""
-        intake.refuse(refused.flag, refused.note)
+        intake.flag(refused.flag, refused.note)
     finally:
         for fd in reversed(fds):
             os.close(fd)
@@ -236,7 +236,7 @@ def _read_folder(intake: Intake, lab_fd: int, notebook_names, submitter_uid, lim
     with os.scandir(lab_fd) as it:
         for count, entry in enumerate(it):
             if count >= limits.max_entries:
-                intake.refuse("too_many_files", f"more than {limits.max_entries} files in the lab folder: "
+                intake.flag("too_many_files", f"more than {limits.max_entries} files in the lab folder: "
                                                 "the rest was not looked at")
                 break
             names.append(entry.name)
@@ -246,7 +246,7 @@ def _read_folder(intake: Intake, lab_fd: int, notebook_names, submitter_uid, lim
         candidates = [n for n in names if n.endswith(".ipynb") and not n.startswith(".")]
         if len(candidates) == 1:
             wanted = candidates
-            intake.refuse("notebook_renamed", f"no {', '.join(map(shown, notebook_names))}: graded "
+            intake.flag("notebook_renamed", f"no {', '.join(map(shown, notebook_names))}: graded "
                                               f"{shown(candidates[0])} instead")
         else:
             raise _Refused("notebook_missing", f"no {', '.join(map(shown, notebook_names))} in the lab folder"
@@ -263,11 +263,11 @@ def _read_folder(intake: Intake, lab_fd: int, notebook_names, submitter_uid, lim
             continue
         kind = _kind(info.st_mode)
         if kind == "symlink":
-            intake.refuse("symlink", f"{shown(name)} is a symbolic link: not followed, not read")
+            intake.flag("symlink", f"{shown(name)} is a symbolic link: not followed, not read")
         elif kind not in ("a file", "a folder"):
-            intake.refuse("not_a_regular_file", f"{shown(name)} is {kind}: not read")
+            intake.flag("not_a_regular_file", f"{shown(name)} is {kind}: not read")
         elif kind == "a file" and _foreign_hard_link(info, submitter_uid):
-            intake.refuse("hard_link", f"{shown(name)} has other names (a hard link): not read")
+            intake.flag("hard_link", f"{shown(name)} has other names (a hard link): not read")
         else:
             (others if name.endswith(".ipynb") else ignored).append(name)
     if others:
@@ -285,7 +285,7 @@ def _read_folder(intake: Intake, lab_fd: int, notebook_names, submitter_uid, lim
             intake.timestamp = _parse_timestamp(_read_file(lab_fd, TIMESTAMP_FILE, MAX_TIMESTAMP_BYTES,
                                                            submitter_uid, TIMESTAMP_FILE, "bad_timestamp"))
         except _Refused as refused:
-            intake.refuse(refused.flag, refused.note)
+            intake.flag(refused.flag, refused.note)
     else:
         intake.notes.append("no timestamp.txt: the submission time is unknown")
     nb.metadata[INTAKE_KEY] = intake.as_dict()
@@ -376,7 +376,7 @@ def _canonical_notebook(raw: bytes, intake: Intake, limits: Limits):
         kind = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") else "raw"
         source = _source(cell.get("source"), limits.max_cell_chars)
         if source is None:
-            intake.refuse("oversized_cell", f"cell {index} has more than {limits.max_cell_chars:,} characters: "
+            intake.flag("oversized_cell", f"cell {index} has more than {limits.max_cell_chars:,} characters: "
                                             "graded as empty")
             source = ""
         total += len(source)
