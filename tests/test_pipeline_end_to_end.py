@@ -255,15 +255,20 @@ def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_pa
 def test_a_failure_in_one_submission_is_flagged_and_leaves_the_others_graded(graded, tmp_path):
     """A copy of the graded course where nbgrader cannot write ben's autograded folder, chen's feedback folder
     is a file and dana's autograded notebook is corrupt: each gets its own flag, the others their grades, and
-    the CSV is written. Formgrader's raw Autograde of a submission is refused before anything is copied."""
+    the CSV is written. The same publish applies a pair the instructor confirmed in one step (yan's claim on
+    wes). Formgrader's raw Autograde of a submission is refused before anything is copied."""
     from grading.pipeline.driver import _api, autograde, import_roster, publish, results_on_disk
     from grading.pipeline.export import build
+    from grading.pipeline.pairs import register_pair
 
     course, _ = graded
     work = tmp_path / "course"
     shutil.copytree(course.root, work, symlinks=True)
-    copy = dataclasses.replace(course, root=work, db_url=f"sqlite:///{work / 'gradebook.db'}", out=work / "output")
+    shutil.copyfile(SAMPLE / "pairs.csv", work / "pairs.csv")
+    copy = dataclasses.replace(course, root=work, db_url=f"sqlite:///{work / 'gradebook.db'}", out=work / "output",
+                               pairs=work / "pairs.csv")
     report = build(copy, LAB, import_roster(copy), results_on_disk(copy, LAB))    # as graded (and hand-graded)
+    register_pair(copy.pairs, LAB, "yan", "wes")       # what `python -m grading.pipeline pair LAB yan wes` adds
     shutil.rmtree(copy.path("autograded") / "ben")
     (copy.path("autograded") / "ben").write_text("not a folder")
     shutil.rmtree(copy.path("feedback") / "chen" / LAB)
@@ -276,9 +281,13 @@ def test_a_failure_in_one_submission_is_flagged_and_leaves_the_others_graded(gra
     assert {"failed_autograde", "autograde_error"} <= flags["ben"] and again.row("ben")["score"] == 0
     assert "feedback_error" in flags["chen"] and again.row("chen")["score"] == report.row("chen")["score"]
     assert {"failed_autograde", "export_error"} <= flags["dana"]
-    for student in set(EXPECTED) - {"ben", "dana"}:
+    for student in set(EXPECTED) - {"ben", "dana", "wes"}:
         assert again.row(student)["score"] == report.row(student)["score"], student
     assert again.csv_path.is_file() and len(again.rows) == len(EXPECTED)
+    assert again.row("wes")["graded_submission"] == "yan" and again.row("wes")["score"] == report.row("yan")["score"]
+    assert "partner_unconfirmed" not in flags["wes"] | flags["yan"] and again.row("yan")["partner"] == "wes"
+    assert (copy.path("feedback") / "wes" / LAB / "lab01.html").read_bytes() == \
+        (copy.path("feedback") / "yan" / LAB / "lab01.html").read_bytes()
 
     secret = copy.path("submitted") / "ada" / LAB / "seed"
     secret.symlink_to(REPO / "grading" / ".secrets" / "hidden_seed")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from traitlets.config import Config, PyFileConfigLoader
 
 from .export import prepare_gradebook
-from .intake import Intake, Limits, list_submissions, staging, take
+from .intake import Intake, Limits, label, list_submissions, staging, take
 from .names import valid_student_id
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def autograde_one(course: Course, lab: str, student: str, *, api=None, notebooks
 
     start = time.perf_counter()
     result = {"success": False, "seconds": 0.0, "error": "", "flags": [],
-              "intake": Intake(student, lab).as_dict()}
+              "intake": Intake(student if valid_student_id(student) else label(student), lab).as_dict()}
     try:
         with staging() as root:
             intake = take(course.path("submitted"), student, lab, notebooks or course.notebooks(lab),
