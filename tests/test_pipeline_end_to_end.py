@@ -32,7 +32,7 @@ CORRECT = (2, 2, 4)
 EXPECTED = {
     "ada": (CORRECT, {"needs_review"}),                                  # loop
     "ben": (CORRECT, {"needs_review"}),                                  # np.square, x + x, recursion + helpers
-    "chen": (CORRECT, {"needs_review"}),                                 # while loop that prints
+    "chen": (CORRECT, {"needs_review", "partner_unconfirmed"}),          # while loop that prints; nia claims chen
     "dana": (CORRECT, {"needs_review", "stderr_in_tests"}),              # logs to stderr, warns: no penalty
     "eli": ((0, 2, 4), {"needs_review"}),                                # f returns 2x
     "fay": ((2, 0, 4), {"needs_review"}),                                # df returns x**2
@@ -41,9 +41,9 @@ EXPECTED = {
     "ivan": ((2, 2, 0), {"needs_review"}),                               # gradient ascent
     "jo": ((2, 2, 0), {"needs_review", "tamper_suspect"}),               # stops on |x|; prints the seed
     "kim": ((0, 0, 0), set()),                                           # blank: nothing to review
-    "lea": ((2, 2, 0), {"needs_review", "pair_conflict"}),               # pair with max; max's later one counts
-    "max": ((2, 2, 0), {"needs_review", "pair_conflict"}),               # x0 missing
-    "olga": (CORRECT, {"needs_review"}),                                 # pair with paul, one submission
+    "lea": (CORRECT, {"needs_review", "pair_conflict"}),                 # pair with max (both named each other) ...
+    "max": (CORRECT, {"needs_review", "pair_conflict"}),                 # ... x0 missing: lea's better one counts
+    "olga": (CORRECT, {"needs_review"}),                                 # pair with paul (pairs.csv), one submission
     "paul": (CORRECT, {"needs_review"}),                                 # credited with olga's
     "quentin": ((2, 2, 0), {"needs_review", "timeout"}),                 # infinite loop in gradient_descent
     "rosa": ((2, 2, 0), {"needs_review", "kernel_died", "sandbox_died", "tamper_suspect"}),  # os._exit in gd
@@ -52,16 +52,18 @@ EXPECTED = {
     "uma": (CORRECT, {"needs_review", "partner_unknown"}),               # PARTNER not on the roster
     "vic": ((0, 0, 0), {"needs_review"}),                                # x**2/2, df = x, tests |grad| late
     "xia": ((0, 2, 4), {"needs_review"}),                                # f sums the squares of an array
-    "wes": ((0, 0, 0), {"no_submission"}),                               # on the roster, handed nothing in
-    "zed": ((0, 0, 0), {"failed_autograde", "needs_review", "not_on_roster"}),  # not a notebook (added by the test)
+    "yan": (CORRECT, {"needs_review", "partner_unconfirmed"}),           # names wes, who did not confirm
+    "nia": ((0, 0, 0), {"partner_unconfirmed"}),                         # blank, names chen (handed in later)
+    "wes": ((0, 0, 0), {"no_submission", "partner_unconfirmed"}),        # on the roster, handed nothing in
+    "zed": ((0, 0, 0), {"failed_autograde", "not_a_notebook", "not_on_roster"}),  # not a notebook (added by the test)
 }
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     work = tmp_path_factory.mktemp("sample_class")
-    course = Course.in_directory(work, roster=SAMPLE / "roster.csv", link_labs=False, timeout=5, budget=60,
-                                 hidden_seed=SEED)
+    course = Course.in_directory(work, roster=SAMPLE / "roster.csv", pairs=SAMPLE / "pairs.csv", link_labs=False,
+                                 timeout=5, budget=60, hidden_seed=SEED)
     shutil.copytree(SAMPLE / "submitted", course.path("submitted"))
     corrupt = course.path("submitted") / "zed" / LAB
     corrupt.mkdir(parents=True)
@@ -76,6 +78,7 @@ def test_sample_class_is_what_its_script_generates(tmp_path):
     spec.loader.exec_module(module)
     module.main(tmp_path)
     assert filecmp.cmp(tmp_path / "roster.csv", SAMPLE / "roster.csv", shallow=False)
+    assert filecmp.cmp(tmp_path / "pairs.csv", SAMPLE / "pairs.csv", shallow=False)
     fresh = sorted(p.relative_to(tmp_path) for p in (tmp_path / "submitted").rglob("*") if p.is_file())
     committed = sorted(p.relative_to(SAMPLE) for p in (SAMPLE / "submitted").rglob("*") if p.is_file())
     assert fresh == committed and len(committed) >= 24
@@ -111,15 +114,24 @@ def test_every_student_has_a_row_and_every_submission_a_time(graded):
     assert [r["student"] for r in report.rows] == sorted(EXPECTED)
     graded_ones = [s for s, d in report.per_submission.items() if d["success"]]
     assert sorted(graded_ones) == sorted(set(EXPECTED) - {"paul", "wes", "zed"})
-    assert all(d["autograde_seconds"] > 0 for d in report.per_submission.values())
+    assert all(d["autograde_seconds"] > 0 for s, d in report.per_submission.items() if s != "zed")
 
 
 def test_pairs(graded):
     _, report = graded
+    # registered by the instructor (pairs.csv): olga's notebook counts for paul, who handed in nothing
     assert report.row("paul")["graded_submission"] == "olga" and report.row("olga")["partner"] == "paul"
-    assert report.row("lea")["graded_submission"] == report.row("max")["graded_submission"] == "max"
-    assert "lea, max" in report.row("lea")["notes"]
-    assert "JSONDecodeError" in report.row("zed")["notes"]              # the reason, not nbgrader's summary
+    assert report.row("paul")["partner"] == "olga"
+    # both named each other and both handed in: the better submission (lea's) counts for both, never the worse
+    assert report.row("lea")["graded_submission"] == report.row("max")["graded_submission"] == "lea"
+    assert "lea (8 points) and max (4 points)" in report.row("max")["notes"]
+    # a one-sided claim changes nobody's grade: both are told how the instructor confirms a real pair
+    assert report.row("chen")["graded_submission"] == "chen" and report.row("nia")["graded_submission"] == "nia"
+    assert report.row("chen")["partner"] == report.row("nia")["partner"] == ""
+    assert f"python -m grading.pipeline pair {LAB} nia chen" in report.row("chen")["notes"]
+    assert report.row("wes")["graded_submission"] == "" and report.row("yan")["partner"] == ""
+    assert f"python -m grading.pipeline pair {LAB} yan wes" in report.row("wes")["notes"]
+    assert "JSONDecodeError" in report.row("zed")["notes"]              # the reason, not a generic summary
     assert report.row("uma")["partner"] == ""
 
 
@@ -128,7 +140,7 @@ def test_feedback_for_every_graded_student_and_both_members_of_a_pair(graded):
     feedback = course.path("feedback")
     have = sorted(p.parent.parent.name for p in feedback.glob(f"*/{LAB}/lab01.html"))
     assert have == sorted(set(EXPECTED) - {"wes", "zed"})
-    for member, submitter in (("paul", "olga"), ("lea", "max")):
+    for member, submitter in (("paul", "olga"), ("max", "lea")):
         assert (feedback / member / LAB / "lab01.html").read_bytes() == \
             (feedback / submitter / LAB / "lab01.html").read_bytes()
 
@@ -238,3 +250,58 @@ def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_pa
         html = (course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8")
         assert "Well argued from the closed form." in html
     assert again.row("ada")["flags"] == "needs_review"
+
+
+def test_a_failure_in_one_submission_is_flagged_and_leaves_the_others_graded(graded, tmp_path):
+    """A copy of the graded course where nbgrader cannot write ben's autograded folder, chen's feedback folder
+    is a file and dana's autograded notebook is corrupt: each gets its own flag, the others their grades, and
+    the CSV is written. The same publish applies a pair the instructor confirmed in one step (yan's claim on
+    wes). Formgrader's raw Autograde of a submission is refused before anything is copied."""
+    from grading.pipeline.driver import _api, autograde, import_roster, publish, results_on_disk
+    from grading.pipeline.export import build
+    from grading.pipeline.pairs import register_pair
+
+    course, _ = graded
+    work = tmp_path / "course"
+    shutil.copytree(course.root, work, symlinks=True)
+    shutil.copyfile(SAMPLE / "pairs.csv", work / "pairs.csv")
+    copy = dataclasses.replace(course, root=work, db_url=f"sqlite:///{work / 'gradebook.db'}", out=work / "output",
+                               pairs=work / "pairs.csv")
+    report = build(copy, LAB, import_roster(copy), results_on_disk(copy, LAB))    # as graded (and hand-graded)
+    register_pair(copy.pairs, LAB, "yan", "wes")       # what `python -m grading.pipeline pair LAB yan wes` adds
+    shutil.rmtree(copy.path("autograded") / "ben")
+    (copy.path("autograded") / "ben").write_text("not a folder")
+    shutil.rmtree(copy.path("feedback") / "chen" / LAB)
+    (copy.path("feedback") / "chen" / LAB).write_text("not a folder")
+    (copy.path("autograded") / "dana" / LAB / "lab01.ipynb").write_text("{ corrupt")
+    results = results_on_disk(copy, LAB) | autograde(copy, LAB, students=["ada", "ben"], progress=False)
+    assert results["ada"]["success"] and results["ben"]["flags"] == ["autograde_error"]
+    again = publish(copy, LAB, results, progress=False)
+    flags = {r["student"]: set(r["flags"].split(";")) for r in again.rows}
+    assert {"failed_autograde", "autograde_error"} <= flags["ben"] and again.row("ben")["score"] == 0
+    assert "feedback_error" in flags["chen"] and again.row("chen")["score"] == report.row("chen")["score"]
+    assert {"failed_autograde", "export_error"} <= flags["dana"]
+    for student in set(EXPECTED) - {"ben", "dana", "wes"}:
+        assert again.row(student)["score"] == report.row(student)["score"], student
+    assert again.csv_path.is_file() and len(again.rows) == len(EXPECTED)
+    assert again.row("wes")["graded_submission"] == "yan" and again.row("wes")["score"] == report.row("yan")["score"]
+    assert "partner_unconfirmed" not in flags["wes"] | flags["yan"] and again.row("yan")["partner"] == "wes"
+    assert (copy.path("feedback") / "wes" / LAB / "lab01.html").read_bytes() == \
+        (copy.path("feedback") / "yan" / LAB / "lab01.html").read_bytes()
+
+    secret = copy.path("submitted") / "ada" / LAB / "seed"
+    secret.symlink_to(REPO / "grading" / ".secrets" / "hidden_seed")
+    raw = _api(copy).autograde(LAB, "ada", force=True, create=True)       # what formgrader's button does
+    assert not raw["success"] and "python -m grading.pipeline grade" in raw.get("log", "") + raw.get("error", "")
+    assert not (copy.path("autograded") / "ada" / LAB).exists()
+
+
+def test_an_error_inside_the_pipeline_is_caught_for_that_submission(graded, monkeypatch):
+    from grading.pipeline import driver
+
+    def broken(*args, **kwargs):
+        raise MemoryError("the intake ran out of memory")
+
+    monkeypatch.setattr(driver, "take", broken)
+    result = driver.autograde_one(graded[0], LAB, "ada", api=object())
+    assert result["flags"] == ["autograde_error"] and "MemoryError" in result["error"] and not result["success"]

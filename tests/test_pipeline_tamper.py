@@ -286,3 +286,23 @@ def test_report_markdown_groups_by_category():
     process = report.split(f"#### {PROCESS}")[1].split("####")[0]
     assert "- cell 0, line 3: `os._exit(0)` — " in process and "socket" not in process
     assert "- cell 7 \\(\\'f\\'\\), line 2: `` x = `1` `` — " in report  # the label is escaped markdown
+
+
+def test_ipython_syntax_is_translated_only_in_cells_of_bounded_size(monkeypatch):
+    """IPython's translation re-reads the cell once per magic (quadratic): 2,000 magics or a cell over 10,000
+    characters are reported as not checked instead of translated (the verdict's harness uses the same bound)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from grading.pipeline.tamper import MAX_IPYTHON_LINES, ipython_to_python
+
+    assert ipython_to_python("%time x = 1\n!ls") == "get_ipython().run_line_magic('time', 'x = 1')\nget_ipython().system('ls')\n"
+    monkeypatch.setattr(TransformerManager, "transform_cell", lambda self, source: pytest.fail("translated"))
+    for source in ("%time _ = 1\n" * (MAX_IPYTHON_LINES + 1), "x = 1\n" * 2000 + "!ls"):
+        with pytest.raises(ValueError):
+            ipython_to_python(source)
+        assert [f.category for f in scan_source(source)] == [UNPARSABLE]
+
+
+@pytest.mark.parametrize("source", ["x = " + "+1" * 40_000, "x = " + "-" * 99_000 + "1", "a" + ".b" * 40_000])
+def test_code_nested_too_deeply_for_the_parser_is_reported_not_crashed_on(source):
+    assert [f.category for f in scan_source(source)] == [UNPARSABLE]

@@ -1,16 +1,15 @@
-"""Unit tests of the grading pipeline's parts: rebuilding submissions, pairs, stderr, hidden tests, execution."""
+"""Unit tests of the grading pipeline's parts: rebuilding submissions, stderr, hidden tests, execution (pairs:
+test_pipeline_pairs.py; the intake: test_pipeline_intake.py)."""
 from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from grading.pipeline.pairs import Submission, assign_credit, read_partner
 from grading.pipeline.preprocessors import GradingExecute, HideHiddenTests, StderrIsNotAnError, grading_metadata
 from grading.pipeline.rebuild import rebuild
 
@@ -117,54 +116,6 @@ def test_rebuild_never_takes_a_copy_of_a_test_cell_as_an_answer():
     nb.cells = [c for c in nb.cells if gid(c) != "f"] + [test_copy]
     rebuilt, _ = rebuild(nb, SOURCE, RELEASE)
     assert by_id(rebuilt, "f").source == by_id(RELEASE, "f").source
-
-
-# --- pairs -----------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("source, expected", [
-    ('PARTNER = "bob"', "bob"),
-    ("# pair\nPARTNER = ' bob '  # my partner", "bob"),
-    ('PARTNER = ""', ""),
-    ("PARTNER = input()", ""),                 # never executed: only a literal string counts
-    ('PARTNER = "bob"\ndef broken(:', ""),     # a cell that does not parse is ignored
-])
-def test_read_partner_is_static(tmp_path, source, expected):
-    path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": 'PARTNER = "md"'},
-                                          {"cell_type": "code", "source": source}]}))
-    assert read_partner(path) == expected
-
-
-def test_read_partner_of_an_unreadable_file_is_empty(tmp_path):
-    (tmp_path / "nb.ipynb").write_text("{not json")
-    assert read_partner(tmp_path / "nb.ipynb") == ""
-
-
-def at(hour):
-    return datetime(2026, 10, 5, hour)
-
-
-def test_credit_pair_one_submission_counts_for_both():
-    roster = dict.fromkeys(["a", "b", "c"], {})
-    credits = assign_credit({"a": Submission("a", at(9), "b")}, roster)
-    assert (credits["a"].submission, credits["b"].submission, credits["c"].submission) == ("a", "a", None)
-    assert credits["b"].candidates == ["a"]
-
-
-def test_credit_conflict_the_latest_counts_and_both_are_candidates():
-    roster = dict.fromkeys(["a", "b"], {})
-    subs = {"a": Submission("a", at(9), "b"), "b": Submission("b", at(10), "")}
-    credits = assign_credit(subs, roster)
-    assert credits["a"].submission == credits["b"].submission == "b"
-    assert credits["a"].candidates == credits["b"].candidates == ["a", "b"]
-
-
-def test_credit_partner_not_on_roster_or_self_is_ignored():
-    roster = dict.fromkeys(["a", "b"], {})
-    subs = {"a": Submission("a", at(9), "zed"), "b": Submission("b", at(9), "b")}
-    credits = assign_credit(subs, roster)
-    assert subs["a"].valid_partner == subs["b"].valid_partner == ""
-    assert (credits["a"].submission, credits["b"].submission) == ("a", "b")
 
 
 # --- stderr and hidden tests -----------------------------------------------------------------------------
@@ -294,3 +245,45 @@ def test_a_new_gradebook_is_stamped_with_what_the_alembic_script_says(tmp_path):
     prepare_gradebook()
     with Gradebook(f"sqlite:///{tmp_path}/gradebook.db") as gb:
         assert gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar() == alembic_head()
+
+
+# --- bounded work on student text ----------------------------------------------------------------------------
+
+def test_matching_by_content_compares_in_full_only_what_can_reach_the_threshold(monkeypatch):
+    """_most_similar gives difflib's own answer (the most similar text, ratio >= 0.5; ties: the later) while
+    comparing in full only texts whose cheap bounds reach 0.5, at most MAX_COMPARED of them."""
+    import difflib
+    import random
+
+    from grading.pipeline import rebuild as module
+
+    rng = random.Random(3)
+    stub = "def f(x):\n    raise NotImplementedError()\n"
+    for _ in range(200):
+        texts = [(i, "".join(rng.choice("def f(x):\n return 2*x+y") for _ in range(rng.randrange(1, 150))))
+                 for i in range(rng.randrange(1, 15))]
+        scored = [(difflib.SequenceMatcher(None, stub, text).ratio(), i) for i, text in texts]
+        best_ratio, best = max(scored)
+        assert module._most_similar(stub, texts) == (best if best_ratio >= module.MIN_SIMILARITY else None)
+    compared = []
+    real_ratio = difflib.SequenceMatcher.ratio
+    monkeypatch.setattr(difflib.SequenceMatcher, "ratio", lambda self: compared.append(1) or real_ratio(self))
+    junk = [(i, stub.replace("f", "g") + "#" * (i % 7)) for i in range(400)] + [(400, "x" * 100_000)]
+    assert module._most_similar(stub, junk) is not None
+    assert len(compared) == module.MAX_COMPARED
+
+
+def test_parsing_code_nested_too_deeply_finds_no_function_instead_of_crashing():
+    from grading.pipeline.rebuild import defined_functions
+
+    assert defined_functions("def f():\n    pass\nx = " + "+1" * 40_000) == set()
+    assert defined_functions("def f():\n    pass\n") == {"f"}
+
+
+def test_feedback_never_searches_an_answers_text_for_hidden_test_markers():
+    """The hidden-region regex is quadratic in BEGIN lines without an END: answers are left as they are."""
+    answer = nbformat.v4.new_code_cell("def f(x):\n    return x\n" + "### BEGIN HIDDEN TESTS\n" * 3)
+    answer.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False, "grade_id": "f",
+                                   "schema_version": 3}
+    nb, _ = HideHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[answer]), {})
+    assert nb.cells[-1].source == answer.source

@@ -19,8 +19,8 @@ def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = N
         elif path.exists():
             path.unlink()
     sample = REPO / "grading" / "sample_class"
-    course = Course.in_directory(out, roster=sample / "roster.csv", timeout=timeout, budget=budget,
-                                 hidden_seed=hidden_seed)
+    course = Course.in_directory(out, roster=sample / "roster.csv", pairs=sample / "pairs.csv", timeout=timeout,
+                                 budget=budget, hidden_seed=hidden_seed)
     shutil.copytree(sample / "submitted", course.path("submitted"))
     labs = sorted({lab.name for lab in course.path("submitted").glob("*/*") if lab.is_dir()})
     return [run(course, lab, progress=progress) for lab in labs]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish,student-repo}`` (grading/README.md)."""
+"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish,pair,student-repo}`` (grading/README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import demo
 from .driver import Course, generate, publish, run
+from .names import shown
 
 
 def print_report(report, seconds: float | None = None) -> None:
@@ -22,6 +23,13 @@ def print_report(report, seconds: float | None = None) -> None:
               + (f"; whole pipeline {seconds:.0f} s" if seconds is not None else ""))
     flagged = [r for r in report.rows if r["flags"]]
     print(f"{len(flagged)} of {len(report.rows)} students flagged (see the flags and notes columns)")
+    claims = [(s, sub.partner) for s, sub in sorted(report.submissions.items())
+              if sub.partner and sub.partner != report.credits[s].partner
+              and "partner_unconfirmed" in report.credits[s].flags]
+    if claims:
+        print(f"{len(claims)} PARTNER claim(s) not confirmed, each student graded alone: "
+              f"{', '.join(f'{s} -> {shown(p, 40)}' for s, p in claims)}.\nTo confirm a real pair: "
+              f"python -m grading.pipeline pair {report.lab} STUDENT PARTNER")
     print(f"grades:       {report.csv_path}\ndistribution: {report.plot_path}")
 
 
@@ -40,7 +48,12 @@ def main(argv=None) -> int:
     p_repo.add_argument("out", type=Path, help="a new directory")
     p_pub = sub.add_parser("publish", help="after manual grading: feedback and export again (no re-autograding)")
     p_pub.add_argument("lab")
-    for p in (p_demo, p_grade, p_pub):
+    p_pair = sub.add_parser("pair", help="register STUDENT and PARTNER as a pair of LAB (grading/pairs.csv), then "
+                                         "publish LAB again")
+    p_pair.add_argument("lab", help="the lab, or '*' for every lab")
+    p_pair.add_argument("student")
+    p_pair.add_argument("partner")
+    for p in (p_demo, p_grade, p_pub, p_pair):
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
@@ -61,6 +74,15 @@ def main(argv=None) -> int:
             print_report(report)
         print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
         return 0
+    if args.command == "pair":
+        from .pairs import read_roster, register_pair
+
+        course = Course()
+        register_pair(course.pairs, args.lab, args.student, args.partner, "instructor", read_roster(course.roster))
+        print(f"{args.student} + {args.partner} registered as a pair of {args.lab} in {course.pairs}")
+        if args.lab == "*" or not (course.path("autograded")).is_dir():
+            print("publish each graded lab again to apply it (python -m grading.pipeline publish LAB)")
+            return 0
     if args.command == "grade":
         report = run(Course(), args.lab, progress=not args.no_progress)
     else:

@@ -1,10 +1,12 @@
 """The grading pipeline, all in one process through nbgrader's Python API (``NbGraderAPI``).
 
     generate   labs/<lab>/ from solutions/<lab>/ (nbgrader generate_assignment; also fills the gradebook)
-    autograde  every submission of a lab, one after the other, with a progress bar
-    feedback   sanitized HTML feedback, copied to the partner of a pair   } publish: also after manual
-    export     grades.csv (one row per student, with flags), a per-student and a per-exercise table and
-               grade_distribution.png
+    autograde  every submission of a lab, one after the other, with a progress bar; each is one
+               ``autograde_one``: the intake (intake.py) reads the submission into a private staging
+               directory, nbgrader autogrades that copy, the result is plain data
+    feedback   sanitized HTML feedback (only the HTML), copied to the partner of a pair   } publish: also
+    export     grades.csv (one row per student, with flags), a per-student and a per-exercise   } after manual
+               table and grade_distribution.png                                                 } grading
 
 ``Course`` says where things are. By default it is the course itself, as grading/nbgrader_config.py says
 (grading/submitted, grading/gradebook.db, ...); ``Course.in_directory(work)`` keeps submissions, gradebook
@@ -15,15 +17,19 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import shutil
+import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from traitlets.config import Config, PyFileConfigLoader
 
 from .export import prepare_gradebook
+from .intake import Intake, Limits, label, list_submissions, staging, take
+from .names import valid_student_id
 
 if TYPE_CHECKING:
     from .export import Report
@@ -42,11 +48,13 @@ class Course:
     feedback: str | None = None
     db_url: str | None = None           # the gradebook
     roster: Path = REPO / "grading" / "roster.csv"
+    pairs: Path = REPO / "grading" / "pairs.csv"   # registered pairs (pairs.py); may not exist
     out: Path = REPO / "grading" / "output"    # grades CSV and plot
     timeout: int | None = None          # per-cell seconds
     budget: int | None = None           # per-notebook seconds
     hidden_seed: str | None = None      # None: the installation's secret (grading/.secrets/)
     sandbox: bool | None = None         # None: as configured (on); False only to measure what it costs
+    intake: Limits = field(default_factory=Limits)   # what a submission may be (intake.py)
 
     @classmethod
     def in_directory(cls, work: Path, roster: Path, *, link_labs: bool = True, **kwargs) -> Course:
@@ -59,6 +67,7 @@ class Course:
             if not link.exists():
                 (REPO / name).mkdir(exist_ok=True)
                 link.symlink_to(REPO / name, target_is_directory=True)
+        kwargs.setdefault("pairs", work / "pairs.csv")
         return cls(root=work, submitted="submitted", autograded="autograded", feedback="feedback",
                    db_url=f"sqlite:///{work / 'gradebook.db'}", roster=Path(roster), out=work / "output", **kwargs)
 
@@ -94,6 +103,11 @@ class Course:
 
     def gradebook_url(self) -> str:
         return self.config().CourseDirectory.db_url
+
+    def notebooks(self, lab: str) -> list[str]:
+        """The file names of the lab's notebooks (its source directory's)."""
+        source = self.root / self.config().CourseDirectory.source_directory / lab
+        return sorted(p.name for p in source.glob("*.ipynb"))
 
 
 @functools.cache
@@ -138,35 +152,83 @@ def import_roster(course: Course) -> dict[str, dict]:
 
 
 def submitted_students(course: Course, lab: str) -> list[str]:
-    base = course.path("submitted")
-    return sorted(p.name for p in base.iterdir() if (p / lab).is_dir()) if base.is_dir() else []
+    """The names of submitted/'s entries that hold ``lab`` (or may: a symbolic link), valid ids or not."""
+    return [entry.name for entry in list_submissions(course.path("submitted"), lab)]
 
 
 def autograde(course: Course, lab: str, students: list[str] | None = None, progress: bool = True) -> dict:
-    """Autograde each submission; returns {student: {"success", "seconds", "error"}} (never raises for one)."""
+    """Autograde each submission (``autograde_one``); returns {row name: result} and never raises for one."""
     from tqdm.auto import tqdm
 
     from .sandbox import remove_stale_cgroups
 
     api = _api(course)
     _require_sandbox(course)
+    notebooks = course.notebooks(lab)
     students = submitted_students(course, lab) if students is None else students
     results = {}
     bar = tqdm(students, desc=f"autograding {lab}", unit="submission", disable=not progress)
     try:
         for student in bar:
-            bar.set_postfix_str(student)
-            start = time.perf_counter()
-            try:
-                result = api.autograde(lab, student, force=True, create=True)
-            except Exception as exc:  # capture_log already catches most; nothing may stop the class's run
-                result = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
-            results[student] = {"success": bool(result["success"]), "seconds": round(time.perf_counter() - start, 2),
-                                "error": "" if result["success"] else
-                                "\n".join(filter(None, [result.get("log"), result.get("error")]))}
+            bar.set_postfix_str(student if valid_student_id(student) else "?")
+            result = autograde_one(course, lab, student, api=api, notebooks=notebooks)
+            results[result["intake"]["student"]] = result
     finally:
         remove_stale_cgroups()  # of the last kernel and harness, which were killed when done
     return results
+
+
+def autograde_one(course: Course, lab: str, student: str, *, api=None, notebooks=None) -> dict:
+    """One submission, the pipeline's unit of work: the intake stages ``submitted/<student>/<lab>/`` into a
+    private directory (intake.py), nbgrader autogrades that copy into ``autograded/``. Returns plain data:
+    ``{"success", "seconds", "error", "flags", "intake"}``; never raises for what is in the submission
+    (``flags``: autograde_error when nbgrader or the pipeline failed on it)."""
+    from nbgrader.utils import temp_attrs
+
+    start = time.perf_counter()
+    result = {"success": False, "seconds": 0.0, "error": "", "flags": [],
+              "intake": Intake(student if valid_student_id(student) else label(student), lab).as_dict()}
+    try:
+        with staging() as root:
+            intake = take(course.path("submitted"), student, lab, notebooks or course.notebooks(lab),
+                          stage_to=root, limits=course.intake)
+            result["intake"] = intake.as_dict()
+            if intake.accepted:
+                api = api if api is not None else _api(course)
+                with temp_attrs(api.coursedir, submitted_directory=str(root)):
+                    graded = api.autograde(lab, intake.student, force=True, create=True)
+                result["success"] = bool(graded["success"])
+                if not graded["success"]:
+                    result["error"] = "\n".join(filter(None, [graded.get("log"), graded.get("error")]))[-20_000:]
+                    result["flags"].append("autograde_error")
+            else:
+                remove_results(course, lab, intake.student)
+    except Exception as exc:  # nothing may stop the class's run
+        result["success"] = False
+        result["error"] = f"{type(exc).__name__}: {str(exc)[:2000]}"
+        result["flags"].append("autograde_error")
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    return result
+
+
+def remove_results(course: Course, lab: str, student: str) -> None:
+    """Remove what an earlier run derived from a submission that is refused now (autograded notebook,
+    feedback), so that nothing stale is published. Never follows a link."""
+    if not valid_student_id(student):
+        return
+    for step in ("autograded", "feedback"):
+        _remove(course.path(step) / student / lab)
+
+
+def _remove(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _require_sandbox(course: Course) -> None:
@@ -182,49 +244,81 @@ def _require_sandbox(course: Course) -> None:
 
 
 def feedback(course: Course, lab: str, students: list[str], progress: bool = True) -> dict:
-    """Feedback HTML for each autograded student; {student: error or ''}."""
+    """Feedback HTML for each autograded student; {student: error or ''}. The feedback folder keeps only the
+    notebooks' HTML: nbgrader would also copy there every other file of the autograded folder."""
     from tqdm.auto import tqdm
 
     api = _api(course)
     errors = {}
+    keep = {Path(name).with_suffix(".html").name for name in course.notebooks(lab)}
     for student in tqdm(students, desc=f"feedback {lab}", unit="submission", disable=not progress):
         if not (course.path("autograded") / student / lab).is_dir():
             continue
-        result = api.generate_feedback(lab, student, force=True)
-        errors[student] = "" if result["success"] else (result.get("error") or result.get("log", ""))
+        try:
+            result = api.generate_feedback(lab, student, force=True)
+            errors[student] = "" if result["success"] else (result.get("error") or result.get("log", ""))[-20_000:]
+        except Exception as exc:  # one student's feedback never stops the others'
+            errors[student] = f"{type(exc).__name__}: {str(exc)[:2000]}"
+        folder = course.path("feedback") / student / lab
+        if folder.is_dir() and not folder.is_symlink():
+            for entry in os.scandir(folder):
+                if entry.name not in keep or not entry.is_file(follow_symlinks=False):
+                    _remove(Path(entry.path))
     return errors
 
 
-def credit_partners(course: Course, lab: str, credits) -> None:
-    """Give each student credited with someone else's submission a copy of that submission's feedback."""
+def credit_partners(course: Course, lab: str, credits, graded: set[str]) -> dict:
+    """Give each student credited with someone else's submission a copy of that submission's feedback HTML;
+    remove the feedback of a student who is credited with nothing of their own any more (a pair that no longer
+    counts). ``graded``: the students whose own feedback this run wrote. Returns {student: error}."""
     base = course.path("feedback")
+    errors = {}
     for student, credit in credits.items():
-        if credit.submission and credit.submission != student and (base / credit.submission / lab).is_dir():
+        if not valid_student_id(student) or student in graded and credit.submission == student:
+            continue
+        try:
             target = base / student / lab
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(base / credit.submission / lab, target)
+            _remove(target)
+            source = base / (credit.submission or "") / lab
+            if credit.submission and credit.submission != student and source.is_dir():
+                target.mkdir(parents=True)
+                for html in source.glob("*.html"):
+                    if html.is_file() and not html.is_symlink():
+                        shutil.copyfile(html, target / html.name)
+        except Exception as exc:
+            errors[student] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
+def results_on_disk(course: Course, lab: str) -> dict:
+    """autograde's results as the course's folders say now: the intake looks at each submission again (reading
+    nothing it would not read to grade it) and an accepted one counts as autograded when its autograded folder
+    exists (its autograding time is unknown)."""
+    results = {}
+    for name in submitted_students(course, lab):
+        intake = take(course.path("submitted"), name, lab, course.notebooks(lab), limits=course.intake)
+        done = intake.accepted and (course.path("autograded") / intake.student / lab).is_dir()
+        results[intake.student] = {"success": done, "seconds": None, "flags": [], "intake": intake.as_dict(),
+                                   "error": "" if done or not intake.accepted else "not autograded yet"}
+    return results
 
 
 def publish(course: Course, lab: str, results: dict | None = None, progress: bool = True) -> "Report":
     """Feedback, partner credit and export from the gradebook as it is now (e.g. after manual grading).
 
-    ``results`` are autograde's; without them, a submission counts as autograded when its autograded
-    notebook exists (its autograding time is then unknown)."""
-    from .export import export
-    from .pairs import assign_credit
+    ``results`` are autograde's; without them, ``results_on_disk``."""
+    from .export import build
 
     roster = import_roster(course)
-    if results is None:
-        results = {s: {"success": (course.path("autograded") / s / lab).is_dir(), "seconds": None,
-                       "error": "" if (course.path("autograded") / s / lab).is_dir() else "not autograded yet"}
-                   for s in submitted_students(course, lab)}
-    feedback_errors = feedback(course, lab, [s for s, r in results.items() if r["success"]], progress=progress)
-    for student, error in feedback_errors.items():
+    results = results_on_disk(course, lab) if results is None else results
+    graded = [s for s, r in results.items() if r["success"]]
+    for student, error in feedback(course, lab, graded, progress=progress).items():
         if error:
             results[student]["feedback_error"] = error
-    report = export(course, lab, roster, results)
-    credit_partners(course, lab, assign_credit(report.submissions, roster))
+    report = build(course, lab, roster, results)
+    for student, error in credit_partners(course, lab, report.credits, set(graded)).items():
+        report.flag(student, "feedback_error", f"the pair's feedback could not be copied ({error[:200]})")
+    report.write(course.out)
     return report
 
 

@@ -4,13 +4,23 @@ One row per student (roster and submitters). Exercise columns add up the grade c
 public and hidden test cells ``test_<name>`` / ``test_<name>_hidden`` belong to ``<name>``; a manually graded
 answer is its own exercise). ``flags`` (';'-separated) marks what needs a look:
 
-    failed_autograde  nbgrader could not grade the submission (score unreliable)
+    failed_autograde  no automatic grade (the score is 0, not a grade): the intake refused the submission or
+                      autograding failed; a more specific flag says which:
+      invalid_student_id, symlink, not_a_regular_file, hard_link, too_large, too_many_files, not_a_notebook,
+      too_many_cells, notebook_missing   refused by the intake (intake.py; the reason is in ``notes``)
+      autograde_error   nbgrader or the pipeline failed on it (the first error named is in ``notes``)
+    feedback_error    its feedback could not be written (the grade stands)
+    export_error      its grades could not be read back for the export (score 0 until fixed)
+    oversized_cell, bad_timestamp, notebook_renamed   the intake dropped a cell's text or the timestamp, or
+                      graded a notebook under another name; anything else it did not read is in ``notes``
     needs_review      a manually graded answer is waiting for a grader (formgrader), or a grade needs review
     above_max         score above the maximum (extra credit or a manual grade above the points)
     no_submission     nothing counts for this student
     not_on_roster     the submitter is not on the roster
-    partner_unknown   the PARTNER named is not on the roster (or is the submitter)
-    pair_conflict     more than one submission could count for this student (the latest counts)
+    partner_unknown   the PARTNER named is not another student on the roster
+    partner_unconfirmed  a PARTNER claim the other side did not confirm (pairs.py): each is graded on their own
+    pair_conflict     an agreed pair handed in two submissions with different scores (the better counts for
+                      both), or the pairs file is contradictory
     timeout, kernel_died, budget_exceeded, restored_cells, answer_matched_by_content, answer_missing,
     stderr_in_tests   what happened while autograding (details in ``notes`` and at the top of the feedback)
     unconfirmed_pass  a test cell passed in the student's kernel but not in the grader's own check (0 points)
@@ -27,10 +37,15 @@ import json
 import re
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from .pairs import Submission, assign_credit, read_partner
+from .names import valid_student_id
+
+from .pairs import Credit, Submission, assign_credit, read_pairs
 from .preprocessors import METADATA_KEY
+
+MAX_AUTOGRADED_BYTES = 256 << 20   # an autograded notebook larger than this is not read back (export_error)
 
 
 def prepare_gradebook() -> None:
@@ -79,11 +94,30 @@ class Report:
     rows: list[dict]                            # one per student, see COLUMNS
     submissions: dict[str, Submission]
     per_submission: dict[str, dict] = field(default_factory=dict)
+    credits: dict[str, Credit] = field(default_factory=dict)
     csv_path: Path | None = None
     plot_path: Path | None = None
 
     def row(self, student: str) -> dict:
         return next(r for r in self.rows if r["student"] == student)
+
+    def flag(self, student: str, flag: str, note: str) -> None:
+        """Add a flag and a note to a student's row (before ``write``)."""
+        row = self.row(student)
+        flags = list(filter(None, row["flags"].split(";")))
+        row["flags"] = ";".join(dict.fromkeys([*flags, flag]))
+        row["notes"] = " | ".join(filter(None, [row["notes"], note]))
+
+    def write(self, out: Path) -> None:
+        """The CSV (one row per student) and the grade distribution's plot into ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.csv_path = out / f"{self.lab}-grades.csv"
+        with open(self.csv_path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(self.rows[0]) if self.rows else ["student"])
+            writer.writeheader()
+            writer.writerows({k: _fmt(v) for k, v in r.items()} for r in self.rows)
+        self.plot_path = plot_distribution(self, out / f"{self.lab}-grade-distribution.png")
 
     def student_table(self) -> str:
         cols = ["student", "graded_submission", *self.exercises, "score", "autograde_seconds", "flags"]
@@ -112,11 +146,14 @@ def _fmt(value) -> str:
 
 
 def _notebook_info(course, lab: str, student: str) -> dict:
-    info = {"flags": [], "notes": [], "execution_seconds": None}
+    info = {"flags": [], "notes": [], "execution_seconds": None, "intake": None}
     for path in sorted((course.path("autograded") / student / lab).glob("*.ipynb")):
+        if path.is_symlink() or path.stat().st_size > MAX_AUTOGRADED_BYTES:
+            raise ValueError(f"{path.name} is not a file of the grader's or larger than {MAX_AUTOGRADED_BYTES:,} bytes")
         md = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get(METADATA_KEY, {})
         info["flags"] += [f for f in md.get("flags", []) if f not in info["flags"]]
         info["notes"] += md.get("notes", [])
+        info["intake"] = md.get("intake") or info["intake"]
         if md.get("tamper"):
             report = Path(course.out) / "tamper" / lab / f"{student}-{path.stem}.md"
             report.parent.mkdir(parents=True, exist_ok=True)
@@ -127,10 +164,52 @@ def _notebook_info(course, lab: str, student: str) -> dict:
     return info
 
 
-def collect(course, lab: str, results: dict) -> tuple[dict, float, dict, dict]:
-    """Per-submission grades, flags and partners from the gradebook and the autograded notebooks."""
-    from nbgrader.api import Gradebook, MissingEntry
+def _submission_data(gb, course, lab: str, student: str, result: dict, exercises: dict) -> tuple[dict, Submission]:
+    """One submission's grades, flags, notes and pair facts (the intake's record travels in the autograded
+    notebook; a refused submission has only the intake's result)."""
+    from nbgrader.api import MissingEntry
     from nbgrader.utils import parse_utc
+
+    intake = result.get("intake") or {}
+    data = {"success": result["success"], "exercises": dict.fromkeys(exercises, 0.0), "score": 0.0,
+            "needs_manual_grade": False, "autograde_seconds": result["seconds"], "execution_seconds": None,
+            "flags": [*intake.get("flags", []), *result.get("flags", [])], "notes": list(intake.get("notes", []))}
+    timestamp = intake.get("timestamp") or None
+    if result["success"]:
+        info = _notebook_info(course, lab, student)
+        recorded = info.pop("intake") or {}
+        data.update(info, flags=[*dict.fromkeys([*recorded.get("flags", []), *info["flags"],
+                                                 *result.get("flags", [])])])
+        intake = recorded or intake
+        try:
+            sub = gb.find_submission(lab, student)
+        except MissingEntry:
+            data["success"] = False
+            data["flags"].append("export_error")
+            data["notes"].append("autograded, but the gradebook has no submission")
+        else:
+            data["score"], data["needs_manual_grade"] = float(sub.score), bool(sub.needs_manual_grade)
+            timestamp = parse_utc(sub.timestamp).isoformat() if sub.timestamp else None
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    data["exercises"][exercise_of(grade.name)] += float(grade.score)
+    elif intake.get("notebook"):
+        data["notes"].append("autograding failed" + failure_reason(result.get("error") or ""))
+    if not data["success"]:
+        data["flags"].append("failed_autograde")
+    if result.get("feedback_error"):
+        data["flags"].append("feedback_error")
+        data["notes"].append("feedback could not be generated" + failure_reason(result["feedback_error"]))
+    data["flags"] = list(dict.fromkeys(data["flags"]))
+    submission = Submission(student, datetime.fromisoformat(timestamp) if timestamp else None,
+                            intake.get("partner", ""), data["score"], data["success"])
+    return data, submission
+
+
+def collect(course, lab: str, results: dict) -> tuple[dict, float, dict, dict]:
+    """Per-submission grades, flags and partners from the gradebook and the autograded notebooks; a submission
+    whose data cannot be read is flagged ``export_error`` (the others are not affected)."""
+    from nbgrader.api import Gradebook
 
     prepare_gradebook()
     exercises: dict[str, float] = {}
@@ -143,77 +222,60 @@ def collect(course, lab: str, results: dict) -> tuple[dict, float, dict, dict]:
                 exercises[exercise_of(cell.name)] = exercises.get(exercise_of(cell.name), 0.0) + cell.max_score
         max_score = float(assignment.max_score)
         for student, result in results.items():
-            data = {"success": result["success"], "exercises": dict.fromkeys(exercises, 0.0), "score": 0.0,
-                    "needs_manual_grade": False, "autograde_seconds": result["seconds"],
-                    **_notebook_info(course, lab, student)}
-            if not result["success"]:
-                data["notes"].append("autograding failed" + failure_reason(result.get("error") or ""))
-            timestamp = None
             try:
-                sub = gb.find_submission(lab, student)
-                data["score"], data["needs_manual_grade"] = float(sub.score), bool(sub.needs_manual_grade)
-                timestamp = parse_utc(sub.timestamp) if sub.timestamp else None
-                for nb in sub.notebooks:
-                    for grade in nb.grades:
-                        data["exercises"][exercise_of(grade.name)] += float(grade.score)
-            except MissingEntry:
-                data["success"] = False
-            if result.get("feedback_error"):
-                data["notes"].append("feedback could not be generated")
-            per_submission[student] = data
-            notebooks = sorted((course.path("submitted") / student / lab).glob("*.ipynb"))
-            partner = read_partner(notebooks[0]) if notebooks else ""
-            submissions[student] = Submission(student, timestamp, partner)
+                data, sub = _submission_data(gb, course, lab, student, result, exercises)
+            except Exception as exc:  # one unreadable submission never stops the export of the others
+                gb.db.rollback()
+                data = {"success": False, "exercises": dict.fromkeys(exercises, 0.0), "score": 0.0,
+                        "needs_manual_grade": False, "autograde_seconds": result.get("seconds"),
+                        "execution_seconds": None, "flags": ["failed_autograde", "export_error"],
+                        "notes": [f"its grades could not be read for the export ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]})"]}
+                sub = Submission(student, None, "", 0.0, False)
+            per_submission[student], submissions[student] = data, sub
     return exercises, max_score, per_submission, submissions
 
 
-def export(course, lab: str, roster: dict, results: dict) -> Report:
+def build(course, lab: str, roster: dict, results: dict) -> Report:
+    """The report: one row per student of the roster and per submission, pairs credited (pairs.py)."""
     exercises, max_score, per_submission, submissions = collect(course, lab, results)
-    credits = assign_credit(submissions, roster)
+    credits = assign_credit(submissions, roster, read_pairs(course.pairs, lab), lab)
     rows = []
     for student in sorted(credits):
         credit = credits[student]
         flags: list[str] = []
         row = {"student": student, "lab": lab, "graded_submission": credit.submission or "",
-               "partner": "", "submitted_at": "", **dict.fromkeys(exercises, 0.0), "score": 0.0,
+               "partner": credit.partner, "submitted_at": "", **dict.fromkeys(exercises, 0.0), "score": 0.0,
                "max_score": max_score, "autograde_seconds": None, "flags": "", "notes": ""}
         notes: list[str] = []
-        if student not in roster:
+        if student not in roster and student in submissions and valid_student_id(student):
             flags.append("not_on_roster")
         if credit.submission is None:
             flags.append("no_submission")
         else:
             data, sub = per_submission[credit.submission], submissions[credit.submission]
             row.update(data["exercises"], score=data["score"], autograde_seconds=data["autograde_seconds"],
-                       submitted_at=sub.timestamp.isoformat() if sub.timestamp else "",
-                       partner=(sub.valid_partner if credit.submission == student else credit.submission))
-            flags += [] if data["success"] else ["failed_autograde"]
+                       submitted_at=sub.timestamp.isoformat() if sub.timestamp else "")
             flags += ["needs_review"] if data["needs_manual_grade"] else []
             flags += ["above_max"] if data["score"] > max_score + 1e-9 else []
             flags += data["flags"]
             notes += data["notes"]
             if credit.submission != student:
                 notes.append(f"credited with the pair submission of {credit.submission}")
-        own = submissions.get(student)
-        if own is not None and own.partner and not own.valid_partner:
-            flags.append("partner_unknown")
-            notes.append(f"PARTNER '{own.partner}' is not another student on the roster: not credited")
-        if len(credit.candidates) > 1:
-            flags.append("pair_conflict")
-            notes.append(f"submissions of {', '.join(credit.candidates)} all count for {student}; "
-                         f"the latest ({credit.submission}) is used")
+        if student in submissions and credit.submission != student:  # their own, which does not count
+            flags += [f for f in per_submission[student]["flags"] if f not in flags]
+            notes += [f"own submission: {note}" for note in per_submission[student]["notes"]]
+        flags += credit.flags
+        notes += credit.notes
         row["flags"], row["notes"] = ";".join(dict.fromkeys(flags)), " | ".join(notes)
         rows.append(row)
+    return Report(lab, exercises, max_score, rows, submissions, per_submission, credits)
 
-    report = Report(lab, exercises, max_score, rows, submissions, per_submission)
-    out = Path(course.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report.csv_path = out / f"{lab}-grades.csv"
-    with open(report.csv_path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["student"])
-        writer.writeheader()
-        writer.writerows({k: _fmt(v) for k, v in r.items()} for r in rows)
-    report.plot_path = plot_distribution(report, out / f"{lab}-grade-distribution.png")
+
+def export(course, lab: str, roster: dict, results: dict) -> Report:
+    """``build`` and write the CSV and the plot into ``course.out``."""
+    report = build(course, lab, roster, results)
+    report.write(course.out)
     return report
 
 

@@ -43,6 +43,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from jupyter_client.manager import AsyncKernelManager
 
 from .html_safety import escape_markdown
+from .intake import INTAKE_KEY, is_staged
 from .rebuild import rebuild
 from .tamper import report_markdown, scan_notebook
 from .sandbox import Sandbox, sandbox_env
@@ -89,6 +90,10 @@ class RebuildFromSource(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         lab, name = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
+        if not is_staged(resources.get("metadata", {}).get("path", "")):  # nbgrader would read submitted/ itself
+            raise RuntimeError("autograde with `python -m grading.pipeline grade`: a submission is read only by its "
+                               "intake (grading/pipeline/intake.py), never by nbgrader directly (formgrader's "
+                               "Autograde button)")
         source = nbformat.read(Path(self.source_root) / lab / f"{name}.ipynb", as_version=4)
         release = nbformat.read(Path(self.release_root) / lab / f"{name}.ipynb", as_version=4)
         rebuilt, notes = rebuild(nb, source, release)
@@ -97,7 +102,9 @@ class RebuildFromSource(NbGraderPreprocessor):
                 if cell.cell_type == "code" and "nbgrader" not in cell.metadata:
                     cell.source = "# (experiment cell: not run while grading; your own notebook has its output)"
                     cell.outputs, cell.execution_count = [], None
-        rebuilt.metadata[METADATA_KEY] = NotebookNode({"notes": [], "flags": []})
+        intake = nb.metadata.get(INTAKE_KEY, {})  # written by the intake, which builds the notebook it stages
+        rebuilt.metadata[METADATA_KEY] = NotebookNode({"notes": list(intake.get("notes", [])),
+                                                       "flags": list(intake.get("flags", [])), "intake": intake})
         for flag, note in notes:
             record(rebuilt, flag, note)
         ids = {c.metadata["nbgrader"]["grade_id"] for c in source.cells if "grade_id" in c.metadata.get("nbgrader", {})}
@@ -326,7 +333,9 @@ class HideHiddenTests(NbGraderPreprocessor):
             cell.source = self._blank_secrets(cell.source)
             for output in cell.get("outputs", []):
                 self._blank_secrets(output)
-        if HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source:
+        # hidden tests are in the lab's test cells; an answer's text (the student's) is never searched: the
+        # region's regex is quadratic in BEGIN lines without an END
+        if not utils.is_solution(cell) and (HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source):
             cell.source = HIDDEN_REGION.sub(self.placeholder, cell.source)
             cell.source = "\n".join(line for line in cell.source.split("\n")
                                     if HIDDEN_BEGIN not in line and HIDDEN_END not in line)

@@ -24,6 +24,7 @@ import difflib
 import nbformat
 
 MIN_SIMILARITY = 0.5
+MAX_COMPARED = 20      # texts compared with difflib in full per unanswered cell
 
 
 def nbgrader_md(cell) -> dict:
@@ -50,7 +51,7 @@ def defined_functions(source: str) -> set[str]:
     """Names of the top-level functions a code cell defines (empty if it does not parse)."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # deep nesting: the parser gives up
         return set()
     return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
@@ -72,6 +73,25 @@ def _after_anchor(cells, index, release_by_id, submitted, candidates, free):
         if _source(cell).strip() in texts:
             return next((i for i in free if candidates[i] is submitted_cells[k + 1]), None)
     return None
+
+
+def _most_similar(stub: str, texts: list[tuple[int, str]]) -> int | None:
+    """The index of the text most similar to ``stub`` (difflib ratio >= MIN_SIMILARITY; ties: the later one), or
+    None. difflib is quadratic, so its cheap upper bounds go first: a text more than three times longer or shorter
+    than the stub can never reach 0.5, and only the ``MAX_COMPARED`` best by character counts are compared in full."""
+    matcher = difflib.SequenceMatcher(None, stub, "")
+    bounded = []
+    for index, text in texts:
+        if 2 * min(len(stub), len(text)) < MIN_SIMILARITY * (len(stub) + len(text)):
+            continue
+        matcher.set_seq2(text)
+        if (bound := matcher.quick_ratio()) >= MIN_SIMILARITY:
+            bounded.append((bound, index, text))
+    best = (0.0, -1)
+    for _, index, text in sorted(bounded, key=lambda b: (-b[0], b[1]))[:MAX_COMPARED]:
+        matcher.set_seq2(text)
+        best = max(best, (matcher.ratio(), index))
+    return best[1] if best[0] >= MIN_SIMILARITY else None
 
 
 def rebuild(submitted, source, release) -> tuple[nbformat.NotebookNode, list[tuple[str, str]]]:
@@ -124,9 +144,7 @@ def rebuild(submitted, source, release) -> tuple[nbformat.NotebookNode, list[tup
             same_def = [i for i in free if wanted <= defined_functions(_source(candidates[i]))]
             match = same_def[0] if same_def else None
         if match is None and free:
-            scored = [(difflib.SequenceMatcher(None, stub, _source(candidates[i])).ratio(), i) for i in free]
-            best_ratio, best = max(scored)
-            match = best if best_ratio >= MIN_SIMILARITY else None
+            match = _most_similar(stub, [(i, _source(candidates[i])) for i in free])
         if match is None and free and not wanted:
             match = free[0]   # e.g. a written answer: the first text the student wrote that the lab did not give
         if match is None:

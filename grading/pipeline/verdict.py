@@ -375,10 +375,11 @@ def checks_in(source: str) -> list[tuple[str, str, bool]] | None:
 
 
 def _python(source: str) -> str:
-    """IPython syntax (%magic, !shell) as plain Python, transformed here, without running anything."""
-    from IPython.core.inputtransformer2 import TransformerManager
+    """IPython syntax (%magic, !shell) as plain Python, transformed here, without running anything (bounded:
+    IPython's translation is quadratic in the number of magics, tamper.ipython_to_python)."""
+    from .tamper import ipython_to_python
 
-    return TransformerManager().transform_cell(source)
+    return ipython_to_python(source)
 
 
 def _label(cell, index) -> str:

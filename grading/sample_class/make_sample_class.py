@@ -1,4 +1,4 @@
-"""Write the sample class (grading/sample_class/submitted/ and roster.csv) from the released notebooks.
+"""Write the sample class (grading/sample_class/submitted/, roster.csv, pairs.csv) from the released notebooks.
 
 Re-run after changing a lab:  python grading/sample_class/make_sample_class.py
 lab01 has the full class: each submission is designed to exercise one behaviour of the pipeline (every
@@ -117,7 +117,7 @@ SUBMISSIONS = {
     "kim": (None, None, None, None, "", "2026-10-05 20:00:00 UTC"),                       # blank
     "lea": ("power", "times2", "loop", "good", "max", "2026-10-06 09:00:00 UTC"),        # pair with max ...
     "max": ("power", "times2", "no_x0", "short", "lea", "2026-10-06 10:00:00 UTC"),       # ... who also handed in, later
-    "olga": ("power", "times2", "loop", "good", "paul", "2026-10-06 11:00:00 UTC"),      # pair, one submission
+    "olga": ("power", "times2", "loop", "good", "paul", "2026-10-06 11:00:00 UTC"),      # pair, one submission (PAIRS)
     "quentin": ("power", "times2", "infinite_loop", "short", "", "2026-10-06 12:00:00 UTC"),
     "rosa": ("power", "times2", "os_exit", "good", "", "2026-10-06 13:00:00 UTC"),
     "sam": ("abs", "times2", "loop", "short", "", "2026-10-06 14:00:00 UTC"),            # tests deleted/edited/re-tagged
@@ -125,8 +125,12 @@ SUBMISSIONS = {
     "uma": ("power", "times2", "loop", "good", "zoe", "2026-10-06 16:00:00 UTC"),        # partner not on roster
     "vic": ("half_square", "no_factor_2", "test_after_step", "short", "", "2026-10-06 17:00:00 UTC"),
     "xia": ("sum_of_squares", "times2", "loop", "good", "", "2026-10-06 18:00:00 UTC"),
+    "yan": ("power", "times2", "loop", "good", "wes", "2026-10-06 19:00:00 UTC"),        # names wes, not confirmed
+    "nia": (None, None, None, None, "chen", "2026-10-07 09:00:00 UTC"),                   # blank, claims chen, later
 }
 ROSTER = [*SUBMISSIONS, "paul", "wes"]  # paul: credited through olga; wes: handed nothing in
+# Pairs the instructor registered (grading/pairs.csv): olga's notebook is paul's too (he handed in nothing).
+PAIRS = [(LAB, "olga", "paul", "instructor")]
 
 
 # Later labs: student -> {exercise: wrong answer} (an empty dict: every answer as in the solution notebook);
@@ -274,6 +278,10 @@ def main(root: Path = HERE) -> None:
         writer.writerow(["id", "first_name", "last_name", "email"])
         for sid in ROSTER:
             writer.writerow([sid, sid.capitalize(), "Sample", f"{sid}@example.org"])
+    with open(root / "pairs.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["lab", "student", "partner", "source"])
+        writer.writerows(PAIRS)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,13 @@ and correct submissions written in unusual but legitimate ways (tests/adversaria
 
 Each ``Submission`` starts from the lab's solution answers (grading/sample_class/make_sample_class.py:
 ``solution_answers``) put into the released notebook, then overrides some answer cells (``answers``: grade_id ->
-code) and optionally edits the notebook's structure (``edit``: a name in ``EDITS``). ``zero`` lists the exercises
-that must earn nothing (the wrong part; an attack never turns it into points); every other exercise must keep its
-full automatic points. ``flags`` must all be in the student's flags; ``forbidden_flags`` must not be.
+code) and optionally edits the notebook's structure (``edit``: a name in ``EDITS``) and, once it is written, the
+submission's files (``files``: a name in ``FILE_EDITS``: links, FIFOs, huge files). ``zero`` lists the exercises
+that must earn nothing (the wrong part; an attack never turns it into points; ``"*"``: all); every other exercise
+must keep its full automatic points. ``flags`` must all be in the student's flags; ``forbidden_flags`` must not
+be. ``refused``: the intake must refuse the submission (nothing graded, flag ``failed_autograde``). ``partner``
+goes into the PARTNER cell, ``timestamp`` into timestamp.txt; ``base="released"`` hands in the released notebook
+(blank) instead of the solution's answers.
 
 An attack is written so that, if it WORKED, the wrong answer would turn into a right one (or the grade would
 change): it exec's the solution it found, answers correctly when the hidden seed leaks, writes scores into the
@@ -31,6 +35,11 @@ class Submission:
     flags: frozenset = frozenset()   # must be among the student's flags
     forbidden_flags: frozenset = frozenset()
     edit: str | None = None          # a structural edit of the notebook (EDITS in the test)
+    files: str | None = None         # an edit of the submission's files once written (FILE_EDITS in the test)
+    refused: bool = False            # the intake refuses it: nothing is graded
+    partner: str = ""                # PARTNER = "..."
+    timestamp: str = "2026-10-05 10:00:00 UTC"
+    base: str = "solution"           # "released": the blank notebook, answers as released
 
 
 # Files an attack tries to create outside its sandbox; none may exist after grading (checked for every lab).
@@ -578,3 +587,98 @@ XSS_SUBMISSIONS = [
 ]
 SUBMISSIONS += XSS_SUBMISSIONS
 # ============================================================================ end of the XSS block
+
+
+# ---------------------------------------------------------------------------------------------------------
+# >>> issue 11, intake and pairs: links and special files in a submission, hostile sizes, names, timestamps and
+# PARTNER claims (the intake: grading/pipeline/intake.py; pairs: grading/pipeline/pairs.py). Keep this block last.
+
+ALL = ("*",)
+HIDDEN_MARKERS = '\n\n_markers = """\n' + "### BEGIN HIDDEN TESTS\n" * 4000 + '"""\n'  # no END: a quadratic regex
+DEEP_CODE = "\n\n_deep = " + "+1" * 40_000 + "\n"                    # nested too deeply for a recursive parser
+MAGICS = "\n" + "%time _ = 1\n" * 2000                                # IPython re-reads the cell for each line
+
+SUBMISSIONS += [
+    # breach 2: symlinked submissions
+    Submission("i01_link_to_solution", LAB1, "the notebook is a symlink to solutions/<lab>/<lab>.ipynb",
+               "nothing of its own", zero=ALL, flags=frozenset({"symlink"}), refused=True,
+               files="link_notebook_to_solution"),
+    Submission("i02_link_to_classmate", LAB1, "the notebook is a symlink to an honest classmate's notebook",
+               "nothing of its own", zero=ALL, flags=frozenset({"symlink"}), refused=True,
+               files="link_notebook_to_classmate"),
+    Submission("i03_lab_folder_link", LAB3, "the lab folder is a symlink to solutions/<lab>/", "nothing of its own",
+               zero=ALL, flags=frozenset({"symlink"}), refused=True, files="link_lab_folder_to_solutions"),
+    Submission("i04_student_folder_link", LAB3, "the student folder is a symlink to an honest classmate's",
+               "nothing of its own", zero=ALL, flags=frozenset({"symlink"}), refused=True,
+               files="link_student_folder_to_classmate"),
+    # breach 3: secrets copied into feedback
+    Submission("i05_secret_links", LAB1, "extra files that are symlinks to the hidden seed, the gradebook, another "
+               "lab's solution notebook and /etc/shadow (nbgrader copied them on to feedback/)", "f returns 2x",
+               {"f": F_2X}, zero=("f",), flags=frozenset({"symlink"}), files="link_secrets"),
+    # breach 5: someone else's grade
+    Submission("i06_victim", LAB1, "(correct) named as PARTNER by i06_thief and i10_future_claim, who hand in later",
+               "", flags=frozenset({"partner_unconfirmed"})),
+    Submission("i06_thief", LAB1, "a blank notebook naming a classmate (i06_victim) as PARTNER, handed in later",
+               "blank", zero=ALL, flags=frozenset({"partner_unconfirmed"}), partner="i06_victim",
+               timestamp="2026-10-06 23:59:00 UTC", base="released"),
+    # further attacks
+    Submission("i07_hard_link", LAB1, "the notebook is a hard link to a copy of the solution outside the submission",
+               "nothing of its own", zero=ALL, flags=frozenset({"hard_link"}), refused=True,
+               files="hard_link_to_solution"),
+    Submission("i08_fifo_notebook", LAB3, "a FIFO named like the notebook (a reader blocks forever)",
+               "nothing of its own", zero=ALL, flags=frozenset({"not_a_regular_file"}), refused=True,
+               files="fifo_notebook"),
+    Submission("i09_timestamp_link", LAB3, "timestamp.txt is a symlink to the hidden seed",
+               "Adam without bias correction", {"adam_step": ADAM_NO_BIAS}, zero=("adam_step",),
+               flags=frozenset({"symlink"}), files="link_timestamp_to_seed"),
+    Submission("i10_future_claim", LAB1, "a blank notebook dated 2099 naming i06_victim as PARTNER (the latest "
+               "timestamp used to win a pair conflict)", "blank", zero=ALL,
+               flags=frozenset({"bad_timestamp", "partner_unconfirmed"}), partner="i06_victim",
+               timestamp="2099-01-01 00:00:00 UTC", base="released"),
+    Submission("i11_bogus_timestamp", LAB3, "timestamp.txt of 10 KB of garbage", "momentum as an EMA",
+               {"sgd_momentum_step": MOMENTUM_EMA}, zero=("sgd_momentum_step",), flags=frozenset({"bad_timestamp"}),
+               timestamp="9" * 10_000),
+    Submission("i12_200k_cells", LAB3, "a notebook of 200,000 cells", "nothing graded", zero=ALL,
+               flags=frozenset({"too_many_cells"}), refused=True, files="notebook_of_200k_cells"),
+    Submission("i13_gigabyte_notebook", LAB3, "a 1 GiB notebook (sparse)", "nothing graded", zero=ALL,
+               flags=frozenset({"too_large"}), refused=True, files="sparse_gigabyte_notebook"),
+    Submission("i14_deep_json", LAB1, "a notebook whose JSON nests a million levels deep", "nothing graded",
+               zero=ALL, flags=frozenset({"not_a_notebook"}), refused=True, files="deeply_nested_json"),
+    Submission("*", LAB3, "a student directory named '*' (nbgrader globs with the student id: every classmate's "
+               "notebook)", "nothing graded", zero=ALL, flags=frozenset({"invalid_student_id"}), refused=True),
+    Submission("i16_two_notebooks", LAB1, "two notebooks: the lab's (wrong) and lab01-final.ipynb, a copy of the "
+               "source notebook with the solutions", "f returns 2x", {"f": F_2X}, zero=("f",),
+               files="second_notebook_with_the_solution"),
+    Submission("i17_cycle_a", LAB3, "PARTNER cycle of three: names i17_cycle_b", "minibatches never shuffles",
+               {"minibatches": MINIBATCHES_NO_SHUFFLE}, zero=("minibatches",),
+               flags=frozenset({"partner_unconfirmed"}), partner="i17_cycle_b"),
+    Submission("i17_cycle_b", LAB3, "PARTNER cycle of three: names i17_cycle_c",
+               "AdaGrad-Norm without the square root", {"adagrad_norm_step": ADAGRAD_NO_SQRT},
+               zero=("adagrad_norm_step",), flags=frozenset({"partner_unconfirmed"}), partner="i17_cycle_c"),
+    Submission("i17_cycle_c", LAB3, "PARTNER cycle of three: names i17_cycle_a", "rho and 1 - rho swapped",
+               {"rmsprop_step": RMSPROP_SWAPPED}, zero=("rmsprop_step",),
+               flags=frozenset({"partner_unconfirmed"}), partner="i17_cycle_a"),
+    Submission("i18_partner_10mb", LAB3, "PARTNER is a 10 MB string", "Adam without bias correction",
+               {"adam_step": ADAM_NO_BIAS}, zero=("adam_step",), flags=frozenset({"oversized_cell"}),
+               edit="partner_of_10_mb"),
+    Submission("i19_deep_code", LAB1, "an answer cell nested 40,000 levels deep (the grader parses it: "
+               "RecursionError, MemoryError or a crash)", "f returns 2x", {"f": F_2X + DEEP_CODE}, zero=("f",),
+               flags=frozenset({"tamper_suspect"})),
+    Submission("i20_ipython_magics", LAB3, "2,000 lines of %time in an answer cell (IPython's translation is "
+               "quadratic)", "momentum as an EMA", {"sgd_momentum_step": MOMENTUM_EMA + MAGICS},
+               zero=("sgd_momentum_step",), flags=frozenset({"tamper_suspect"})),
+    Submission("i21_hidden_markers", LAB1, "4,000 '### BEGIN HIDDEN TESTS' lines in an answer (the feedback's "
+               "hidden-region regex is quadratic)", "df returns x**2", {"df": DF_SQ + HIDDEN_MARKERS}, zero=("df",)),
+    Submission("i22_scrambled_junk", LAB3, "nbgrader metadata removed and 400 junk cells of 2 KB (answers found by "
+               "content: difflib on every pair)", "minibatches never shuffles",
+               {"minibatches": MINIBATCHES_NO_SHUFFLE}, zero=("minibatches",),
+               flags=frozenset({"answer_matched_by_content"}), edit="scramble_and_add_junk"),
+    Submission("i23_huge_outputs", LAB1, "15 MB of outputs and output metadata in the submitted notebook",
+               "f returns 2x", {"f": F_2X}, zero=("f",), edit="huge_outputs"),
+    Submission("i24_directory_notebook", LAB3, "a directory named like the notebook", "nothing graded", zero=ALL,
+               flags=frozenset({"not_a_regular_file"}), refused=True, files="directory_as_notebook"),
+    Submission("i25_long_grade_ids", LAB1, "every grade_id is 10,000 characters", "gradient ascent",
+               {"gradient_descent": GD_ASCENT}, zero=("gradient_descent",),
+               flags=frozenset({"answer_matched_by_content"}), edit="long_grade_ids"),
+]
+# <<< issue 11, intake and pairs
