@@ -1,6 +1,8 @@
 """Small helpers shared by the exercise definitions."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -25,3 +27,32 @@ def nonzero(rng: np.random.Generator, shape, low=0.5, high=2.0) -> np.ndarray:
 
 def hparams_label(kwargs: dict) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in kwargs.items()) if kwargs else "default hyperparameters"
+
+
+def significant(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits (1.0507009873554805, 5 -> 1.0507)."""
+    return float(f"{value:.{digits - 1}e}")
+
+
+def rounded_constants(make, constants: dict, digits=range(2, 12)) -> tuple:
+    """The "rounded constants" family of a mistake: (label, make(*rounded)) for every way of rounding each
+    constant to some number of significant ``digits`` or keeping it exact (not all exact). ``constants`` maps a
+    display name to the exact value, in the order ``make`` takes them."""
+    options = [[(None, value)] + [(significant(value, d), significant(value, d)) for d in digits
+                                   if significant(value, d) != value]
+               for value in constants.values()]
+    variants = []
+    for combo in itertools.product(*options):
+        if all(shown is None for shown, _ in combo):
+            continue
+        label = ", ".join(f"{name} = {shown:.12g}" for name, (shown, _) in zip(constants, combo) if shown is not None)
+        variants.append((f"your output matches {label}", make(*(value for _, value in combo))))
+    return tuple(variants)
+
+
+def has_entry(case, attr, predicate) -> bool:
+    """Does the array (or number) ``case.<attr>`` have an entry satisfying ``predicate``?"""
+    value = getattr(case, attr, None)
+    if value is None:
+        return False
+    return bool(np.any(predicate(np.asarray(value, dtype=float))))
