@@ -52,6 +52,9 @@ EXPECTED = {
     "uma": (CORRECT, {"needs_review", "partner_unknown"}),               # PARTNER not on the roster
     "vic": ((0, 0, 0), {"needs_review"}),                                # x**2/2, df = x, tests |grad| late
     "xia": ((0, 2, 4), {"needs_review"}),                                # f sums the squares of an array
+    "yan": ((0, 0, 0), {"needs_review"}),                                # f, df, gd change their argument in place
+    "yara": ((2, 2, 0), {"needs_review"}),                               # gd's rows share one array
+    "yves": ((2, 2, 0), {"needs_review"}),                               # gd stops when ||grad|| == tol
     "wes": ((0, 0, 0), {"no_submission"}),                               # on the roster, handed nothing in
     "zed": ((0, 0, 0), {"failed_autograde", "needs_review", "not_on_roster"}),  # not a notebook (added by the test)
 }
@@ -162,6 +165,11 @@ MISTAKE_MADE_BY = {
     ("gradient_descent", "x0 missing"): "hana",
     ("gradient_descent", "gradient ascent"): "ivan",
     ("gradient_descent", "stop test after the step"): "vic",
+    ("f", "x squared in place"): "yan",
+    ("df", "x doubled in place"): "yan",
+    ("gradient_descent", "x0 updated in place"): "yan",
+    ("gradient_descent", "iterates share one array"): "yara",
+    ("gradient_descent", "stops when ||grad|| equals tol"): "yves",
 }
 
 
