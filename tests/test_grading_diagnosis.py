@@ -24,6 +24,7 @@ import pytest
 
 from lablib.grading import EXERCISES, CheckFailure
 from lablib.grading.engine import run_check
+from test_grading_exercises import CORRECT, as_student
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = (7, 2024)  # hidden seeds (besides the default) the hidden checks are run with
@@ -33,19 +34,7 @@ DENSE_FORWARD = """
 def dense_forward(x, W, b):
     return x.dot(W) + b, {"x": x, "W": W}
 """
-BN_FORWARD = """
-def batchnorm_forward(x, gamma, beta, state, train, momentum=0.99, eps=1e-3):
-    if train:
-        mu = x.mean(axis=0)
-        var = ((x - mu) ** 2).mean(axis=0)
-        state["running_mean"] = momentum * state["running_mean"] + (1 - momentum) * mu
-        state["running_var"] = momentum * state["running_var"] + (1 - momentum) * var
-    else:
-        mu, var = state["running_mean"], state["running_var"]
-    std = np.sqrt(var + eps)
-    xn = (x - mu) / std
-    return gamma * xn + beta, {"xn": xn, "std": std, "gamma": gamma, "train": train}
-"""
+BN_FORWARD = CORRECT["batchnorm_backward"].split("def batchnorm_backward")[0]  # cache {"xn", "std", "gamma", ...}
 DROPOUT_FORWARD = """
 def dropout_forward(x, rate, train, rng):
     if not train or rate == 0:
@@ -610,8 +599,6 @@ MISTAKES = [(name, m) for name in sorted(EXERCISES) for m in EXERCISES[name].cat
 
 @pytest.mark.parametrize("name, mistake", MISTAKES, ids=[f"{n}-{m.name}" for n, m in MISTAKES])
 def test_a_catalogued_mistake_is_named_alone(name, mistake):
-    from test_grading_exercises import as_student
-
     for hidden, seed in ((False, None), *((True, s) for s in SEEDS)):
         message = verdict(name, as_student(name, mistake.impl), hidden=hidden, seed=seed)
         assert message is not None

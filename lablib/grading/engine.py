@@ -308,14 +308,19 @@ def looks_float32(got, expected) -> bool:
 # Arguments: private copies, changes, shared memory
 
 
-def _snapshot(value):
+_DEPTH = 32  # how deep into nested containers arguments are copied and compared (a state may even hold itself)
+
+
+def _snapshot(value, depth: int = 0):
     """A private copy of the data in ``value`` (arrays, dicts, lists, tuples, numbers); other objects as they are."""
+    if depth > _DEPTH:
+        return value
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):
-        return {k: _snapshot(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_snapshot(v) for v in value) if type(value) in (list, tuple) else list(map(_snapshot, value))
+        return {k: _snapshot(v, depth + 1) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_snapshot(v, depth + 1) for v in value)
     return value
 
 
@@ -324,9 +329,11 @@ def _watched(value) -> bool:
     return isinstance(value, (np.ndarray, dict, list))
 
 
-def first_change(name: str, before, after, atol: float = 0.0) -> str | None:
+def first_change(name: str, before, after, atol: float = 0.0, depth: int = 0) -> str | None:
     """Where ``after`` (the caller's argument after the call) differs from ``before`` (its private copy):
     'x[0] was 1, is now 0.9', or None if nothing changed (entries within ``atol`` count as unchanged)."""
+    if depth > _DEPTH:
+        return None
     if isinstance(before, np.ndarray):
         if not isinstance(after, np.ndarray):
             return f"{name} is no longer an array"
@@ -353,15 +360,17 @@ def first_change(name: str, before, after, atol: float = 0.0) -> str | None:
         if removed:
             return f"{name} lost the key {removed[0]!r}"
         for key in before:
-            change = first_change(f"{name}[{key!r}]", before[key], after[key], atol)
+            change = first_change(f"{name}[{key!r}]", before[key], after[key], atol, depth + 1)
             if change:
                 return change
         return None
     if isinstance(before, (list, tuple)):
+        if not isinstance(after, (list, tuple)):
+            return f"{name} is no longer a {type(before).__name__}"
         if len(after) != len(before):
             return f"{name} changed length from {len(before)} to {len(after)}"
         for i, (b, a) in enumerate(zip(before, after)):
-            change = first_change(f"{name}[{i}]", b, a, atol)
+            change = first_change(f"{name}[{i}]", b, a, atol, depth + 1)
             if change:
                 return change
         return None
@@ -374,16 +383,18 @@ def first_change(name: str, before, after, atol: float = 0.0) -> str | None:
     return None
 
 
-def _arrays(value, path=""):
-    """(path, array) for every numpy array in ``value`` (inside tuples, lists and dicts)."""
+def _arrays(value, path="", depth=0):
+    """(path, array) for every numpy array in ``value`` (inside tuples, lists and dicts, ``_DEPTH`` levels deep)."""
     if isinstance(value, np.ndarray):
         yield path, value
+    elif depth > _DEPTH:
+        return
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            yield from _arrays(v, f"{path}[{i}]")
+            yield from _arrays(v, f"{path}[{i}]", depth + 1)
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _arrays(v, f"{path}[{k!r}]")
+            yield from _arrays(v, f"{path}[{k!r}]", depth + 1)
 
 
 def shared_memory(result, inputs: dict) -> list:

@@ -56,3 +56,16 @@ def has_entry(case, attr, predicate) -> bool:
     if value is None:
         return False
     return bool(np.any(predicate(np.asarray(value, dtype=float))))
+
+
+def epoch_values(rng, defaults: dict, hparams: dict, start: float, tie_unit, random_values, tie_values, what: str):
+    """A per-epoch sequence (plateau_step's metrics, early_stopping_step's losses): (every hyperparameter, the values,
+    a label). ``random_values(rng, patience, min_delta, start)`` makes the usual sequence; with ``tie_unit``,
+    ``tie_values(patience, min_delta, start, tie_unit)`` makes one with exact ties (numbers exact in binary)."""
+    full = defaults | hparams
+    if tie_unit is None:
+        values = random_values(rng, full["patience"], full["min_delta"], start)
+    else:
+        values = tie_values(full["patience"], full["min_delta"], start, tie_unit)
+    suffix = f" ({what} exactly at best - min_delta: ties)" if tie_unit is not None else ""
+    return full, values, suffix

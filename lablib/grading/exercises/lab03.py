@@ -240,6 +240,14 @@ _STEP_TOLERANCE = ("a few steps of a handful of operations: equivalent forms (Ke
 _STATE_HINT = ("the state you were given belongs to the caller (it may keep it, e.g. to restart from it): return a "
                "NEW dict, e.g. `return new_x, {\"m\": m, \"v\": v}`, and never write into `state`")
 _X_HINT = "`x -= ...` changes the caller's x: return a new array, e.g. `new_x = x - lr * g`"
+# What the four step rules share: the contract's in-place mistakes, tolerance, edges, fresh arguments, names.
+_STEP_RULE = dict(rtol=1e-10, atol=1e-13, tolerance=_STEP_TOLERANCE, edges=_STEP_EDGES, fresh=_STEP_FRESH,
+                  returns=("new_x", "new_state"))
+
+
+def _in_place_mistakes(variant):
+    return (Mistake("x updated in place", _X_HINT, variant(x_in_place=True), modifies="x"),
+            Mistake("state updated in place", _STATE_HINT, variant(state_in_place=True), modifies="state"))
 
 
 # -- SGD with momentum (torch form): g_t = momentum * g_{t-1} + grad, x <- x - lr * g_t
@@ -291,11 +299,9 @@ SGD_MOMENTUM_STEP = Exercise(
         Mistake("velocity is the gradient array", "on the first step `g = grad` keeps the caller's array as your "
                 "velocity; store a copy, `g = np.array(grad)`, or compute it: `momentum * 0.0 + grad`",
                 _momentum_keeps_grad, aliases="grad"),
-        Mistake("x updated in place", _X_HINT, _momentum_variant(x_in_place=True), modifies="x"),
-        Mistake("state updated in place", _STATE_HINT, _momentum_variant(state_in_place=True), modifies="state"),
+        *_in_place_mistakes(_momentum_variant),
     ),
-    rtol=1e-10, atol=1e-13, tolerance=_STEP_TOLERANCE, edges=_STEP_EDGES, fresh=_STEP_FRESH,
-    returns=("new_x", "new_state"),
+    **_STEP_RULE,
 )
 
 # -- AdaGrad-Norm (course): S_t = S_{t-1} + ||grad||^2, x <- x - lr / sqrt(eps + S_t) * grad
@@ -337,11 +343,9 @@ ADAGRAD_NORM_STEP = Exercise(
                 "which includes the current gradient", _adagrad_norm_variant(late=True)),
         Mistake("eps outside the square root", "the course's formula is lr / sqrt(eps + S_t): eps inside the root",
                 _adagrad_norm_variant(eps_outside=True)),
-        Mistake("x updated in place", _X_HINT, _adagrad_norm_variant(x_in_place=True), modifies="x"),
-        Mistake("state updated in place", _STATE_HINT, _adagrad_norm_variant(state_in_place=True), modifies="state"),
+        *_in_place_mistakes(_adagrad_norm_variant),
     ),
-    rtol=1e-10, atol=1e-13, tolerance=_STEP_TOLERANCE, edges=_STEP_EDGES, fresh=_STEP_FRESH,
-    returns=("new_x", "new_state"),
+    **_STEP_RULE,
 )
 
 # -- RMSprop: s_t = rho s_{t-1} + (1 - rho) grad^2, x <- x - lr * grad / (sqrt(s_t) + eps)
@@ -387,11 +391,9 @@ RMSPROP_STEP = Exercise(
                 _rmsprop_variant(no_sqrt=True)),
         Mistake("eps left out", "add eps to the denominator, sqrt(s_t) + eps: a coordinate whose gradients are all "
                 "0 gives 0 / 0 = nan without it", _rmsprop_variant(no_eps=True)),
-        Mistake("x updated in place", _X_HINT, _rmsprop_variant(x_in_place=True), modifies="x"),
-        Mistake("state updated in place", _STATE_HINT, _rmsprop_variant(state_in_place=True), modifies="state"),
+        *_in_place_mistakes(_rmsprop_variant),
     ),
-    rtol=1e-10, atol=1e-13, tolerance=_STEP_TOLERANCE, edges=_STEP_EDGES, fresh=_STEP_FRESH,
-    returns=("new_x", "new_state"),
+    **_STEP_RULE,
 )
 
 # -- Adam (torch form)
@@ -447,11 +449,9 @@ ADAM_STEP = Exercise(
                 "sqrt(v_hat) + eps", _adam_variant(eps_inside=True)),
         Mistake("eps left out", "add eps to the denominator, sqrt(v_hat) + eps: a coordinate whose gradients are "
                 "all 0 gives 0 / 0 = nan without it", _adam_variant(no_eps=True)),
-        Mistake("x updated in place", _X_HINT, _adam_variant(x_in_place=True), modifies="x"),
-        Mistake("state updated in place", _STATE_HINT, _adam_variant(state_in_place=True), modifies="state"),
+        *_in_place_mistakes(_adam_variant),
     ),
-    rtol=1e-10, atol=1e-13, tolerance=_STEP_TOLERANCE, edges=_STEP_EDGES, fresh=_STEP_FRESH,
-    returns=("new_x", "new_state"),
+    **_STEP_RULE,
 )
 
 register(MINIBATCHES, SGD_MOMENTUM_STEP, ADAGRAD_NORM_STEP, RMSPROP_STEP, ADAM_STEP)

@@ -20,7 +20,7 @@ import numpy as np
 from ... import schedules
 from ..engine import Case, Edge, Exercise, Mistake, register
 from ..tripwire import resolve
-from ._common import hparams_label, rounded_constants, shape_of
+from ._common import epoch_values, hparams_label, rounded_constants, shape_of
 
 # ---------------------------------------------------------------------------------------------------------
 # power and exponential scheduling
@@ -201,13 +201,9 @@ def _tie_metrics(patience, min_delta, start, u):
 
 
 def _plateau_case(rng, lr0, start, hparams, tie_unit=None):
-    full = {"factor": 0.1, "patience": 10, "min_delta": 1e-4} | hparams
-    if tie_unit is None:
-        metrics = _plateau_metrics(rng, full["patience"], full["min_delta"], start)
-    else:
-        metrics = _tie_metrics(full["patience"], full["min_delta"], start, tie_unit)
-    label = f"{len(metrics)} epochs, lr={lr0:g} at first, {hparams_label(hparams)}" + (
-        " (metrics exactly at best - min_delta: ties)" if tie_unit is not None else "")
+    full, metrics, ties = epoch_values(rng, {"factor": 0.1, "patience": 10, "min_delta": 1e-4}, hparams, start,
+                                       tie_unit, _plateau_metrics, _tie_metrics, "metrics")
+    label = f"{len(metrics)} epochs, lr={lr0:g} at first, {hparams_label(hparams)}{ties}"
     return Case(label=label, metrics=metrics, lr0=lr0, hparams=hparams, full=full, tie=tie_unit is not None)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from ... import mlp, nn
 from ..engine import Case, Edge, Exercise, Mistake, register
 from ..tripwire import resolve
-from ._common import hparams_label, nonzero, other_shape
+from ._common import epoch_values, hparams_label, nonzero, other_shape
 
 
 def _dropout_case(rng, shape, rate, train, seed, hidden=False):
@@ -269,14 +269,10 @@ def _es_tie_losses(patience, min_delta, start, u):
 
 
 def _es_case(rng, start, hparams, tie_unit=None):
-    full = {"patience": 5, "min_delta": 0.0} | hparams
-    if tie_unit is None:
-        losses = _es_losses(rng, full["patience"], full["min_delta"], start)
-    else:
-        losses = _es_tie_losses(full["patience"], full["min_delta"], start, tie_unit)
-    label = f"{len(losses)} epochs, {hparams_label(hparams)}" + (
-        " (losses exactly at best - min_delta: ties)" if tie_unit is not None else "")
-    return Case(label=label, losses=losses, hparams=hparams, full=full, tie=tie_unit is not None)
+    full, losses, ties = epoch_values(rng, {"patience": 5, "min_delta": 0.0}, hparams, start, tie_unit, _es_losses,
+                                      _es_tie_losses, "losses")
+    return Case(label=f"{len(losses)} epochs, {hparams_label(hparams)}{ties}", losses=losses, hparams=hparams,
+                full=full, tie=tie_unit is not None)
 
 
 def _es_public():
