@@ -19,7 +19,8 @@ Each recorded quantity is compared with the reference's: type, shape (transpose 
 (|got - expected| <= atol + rtol * |expected|, worst entry reported). The first difference is reported, but the
 case runs on so that every quantity is known: a catalogued mistake is named only when its implementation
 reproduces the student's output on EVERY quantity of the case (otherwise the message says what differs and
-where, and guesses nothing). A result that agrees only to float32 precision is told so.
+where, and guesses nothing); a hidden check asks the public cases too. A result that agrees only to float32
+precision is told so.
 
 Checks run the same way on a function in this process and on a student's function running in the grader's
 sandbox (grading/pipeline/verdict.py): arguments the sandboxed function changed are mirrored back, and the
@@ -516,26 +517,28 @@ def _explains(ex: Exercise, mistake: Mistake, impl, student: Run, case: Case) ->
     return bool(student.outputs)
 
 
-def explained_by(ex: Exercise, fn, cases: list, k: int, runs: list) -> list:
+def explained_by(ex: Exercise, fn, cases: list, k: int, runs: list, also: list = ()) -> list:
     """The catalogued mistakes (with the label of the variant) that reproduce the student's output on EVERY case
-    of the check: ``runs[j]`` is the student's run of case j for j <= k (case k failed); the later cases are run
-    here, plainly, with the student's own partner functions."""
-    later: dict = {}
+    of the check, and on the cases ``also`` (a hidden check also asks the public cases, which are designed to tell
+    the catalogue's mistakes apart): ``runs[j]`` is the student's run of case j for j <= k (case k failed); the
+    other cases are run here, plainly, with the student's own partner functions."""
+    everything = [*cases, *also]
+    plain: dict = {}
 
     def student(j):
         if j <= k:
             return runs[j], True
-        if j not in later:
-            later[j] = plain_run(ex, fn, cases[j], partners=lambda name: student_partner(fn, name))
-        return later[j]
+        if j not in plain:
+            plain[j] = plain_run(ex, fn, everything[j], partners=lambda name: student_partner(fn, name))
+        return plain[j]
 
     hits = []
     for m in ex.catalogue:
         if m.modifies or m.aliases:
             continue  # named by what the check saw happen to the arguments, not by the values
         for label, impl in [*m.implementations()] or [("", None)]:
-            order = [k, *(j for j in range(len(cases)) if j != k)]  # the failing case first: most tries stop there
-            if all(student(j)[1] and _explains(ex, m, impl, student(j)[0], cases[j]) for j in order):
+            order = [k, *(j for j in range(len(everything)) if j != k)]  # the failing case first: most stop there
+            if all(student(j)[1] and _explains(ex, m, impl, student(j)[0], everything[j]) for j in order):
                 hits.append((m, label))
                 break
     return hits
@@ -931,7 +934,7 @@ def run_check(exercise: str, fn, *, hidden: bool = False, seed: int | None = Non
             run.report()
         except CheckFailure as failure:
             if run.pending is not None:  # a difference in the values: name what explains EVERY case, if anything
-                hits = explained_by(ex, fn, cases, number - 1, runs)
+                hits = explained_by(ex, fn, cases, number - 1, runs, also=ex.cases() if hidden else ())
                 if hits:
                     failure = CheckFailure(run.message(run.pending[0], hits, run.pending[1]))
             # The message says everything (with the student's own frames when their code raised): the engine's

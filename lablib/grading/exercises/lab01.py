@@ -201,7 +201,7 @@ def _gd_hidden(rng):
         # x0 = -2**k, lr = 0.25: ||grad(x_t)|| = 2**(k + 1 - t) reaches tol = 2**-2 exactly
         _gd_case(_square_grad, -float(2**k), 0.25, 30, 0.25, _SQUARE, tie=True),
         _gd_case(_Bowl(np.full(d, c[0])), float(rng.uniform(1, 3)) * rng.choice([-1.0, 1.0], size=d),
-                 float(rng.uniform(0.02, 0.1)), 300, float(10 ** rng.uniform(-3, -2)),
+                 float(rng.uniform(0.05, 0.2)) / c[0], 300, float(10 ** rng.uniform(-3, -2)),  # factor 0.8 to 0.95
                  f"f(x) = c sum(x_i**2) / 2 in {d} dimensions"),
     ]
 

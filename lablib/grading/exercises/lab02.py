@@ -7,7 +7,7 @@ Edge cases (``edges`` of each exercise, checked to be among its cases by the tes
   columns never (b would broadcast either way); the backward's input comes from the student's own forward,
   which must give a usable (out, cache) first.
 * softmax_cross_entropy: N = 1, logits around 1000 (overflow without the max shift), confident rows (a
-  probability within 1e-13 of 1, and a true class 40 below the best: clipping or smoothing p shows), a row of
+  probability within 1e-12 of 1, and a true class 40 below the best: clipping or smoothing p shows), a row of
   equal logits (loss ln C), labels that differ within every case of N >= 2 rows (p[:, y] would pass otherwise).
 * numerical_gradient: 1-D and 2-D x, the default and a non-default h, an f whose entries interact (not
   separable); x must be restored after the call (checked to 1e-14).
@@ -326,7 +326,7 @@ def _confident_case(logits, y, what):
 def _ce_public():
     rng = np.random.default_rng(3)
     return [_ce_case(rng, 4, 3), _ce_case(rng, 1, 4), _ce_case(rng, 3, 5, offset=1000.0),
-            # confident right (p within 1e-13 of 1), confident wrong (true class 40 below), a tie row (loss ln 3)
+            # confident right (p within 1e-12 of 1), confident wrong (true class 40 below), a tie row (loss ln 3)
             _confident_case([[30.0, 0.0, 0.0], [0.0, 35.0, -5.0], [1.0, 1.0, 1.0], [-2.0, 25.0, 3.0]], [0, 2, 1, 1],
                             "confident rows (right and wrong) and a row of equal logits")]
 
@@ -337,7 +337,8 @@ def _ce_hidden(rng):
     logits = rng.normal(size=(n, c))
     y = rng.permutation(np.resize(np.arange(c), n))
     top = rng.integers(0, c, size=n)
-    logits[np.arange(n), top] += rng.uniform(30, 45, size=n)  # every row confident, right or wrong
+    top[1], top[2] = y[1], (y[2] + 1) % c  # at least one confidently right row and one confidently wrong
+    logits[np.arange(n), top] += rng.uniform(36, 45, size=n)  # every row confident, right or wrong
     logits[0] = 2.0  # one row of equal logits
     return [_ce_case(rng, *shapes[0]), _ce_case(rng, *shapes[1], offset=float(rng.uniform(800, 1200))),
             _confident_case(logits, y, "confident rows (right and wrong) and a row of equal logits")]
@@ -414,7 +415,7 @@ SOFTMAX_CROSS_ENTROPY = Exercise(
     edges=(
         Edge("one row (N = 1)", lambda c: len(c.y) == 1, hidden=False),
         Edge("logits around 1000 (exp overflows without the max shift)", lambda c: np.min(c.logits) > 500),
-        Edge("a confident right row (p of the true class within 1e-13 of 1)",
+        Edge("a confident right row (p of the true class within 1e-12 of 1)",
              lambda c: np.any(1 - _probabilities(c)[np.arange(len(c.y)), c.y] < 1e-12)),
         Edge("a confidently wrong row (p of the true class below 1e-12)",
              lambda c: np.any(_probabilities(c)[np.arange(len(c.y)), c.y] < 1e-12)),

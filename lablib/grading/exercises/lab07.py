@@ -70,15 +70,15 @@ def _split_hidden(rng):
         n, d = other_shape(rng, (26, 2), (45, 5), avoid=shapes)
         shapes.append((n, d))
         n_classes = int(rng.integers(5, 10))
-        order = list(rng.permutation(n_classes))
         k = int(rng.integers(2, n_classes - 2))  # at least one class in neither task
-        zero = order.index(0)  # class 0 among the pretraining classes, not first: its new label collides
-        if zero == 0 or zero >= k:
-            order[zero], order[k - 1] = order[k - 1], order[zero]
-        pretrain = [int(c) for c in order[:k]]
-        if pretrain == sorted(pretrain):
-            pretrain = pretrain[::-1]
-        cases.append(_split_case(rng, n, d, n_classes, pretrain, (int(order[k]), int(order[k + 1]))))
+        # k pretraining classes: 0, never first (relabelling one class at a time then collides), and one class >= k
+        # (raw labels then differ from sorted ranks), in a random order; the task: two of the rest
+        others = [int(c) for c in rng.permutation(np.arange(1, n_classes))]
+        big = next(c for c in others if c >= k)
+        rest = [c for c in others if c != big]
+        pretrain = [big, *rest[:k - 2]]
+        pretrain.insert(int(rng.integers(1, k)), 0)
+        cases.append(_split_case(rng, n, d, n_classes, pretrain, (rest[k - 2], rest[k - 1])))
     return cases
 
 
@@ -165,7 +165,7 @@ SPLIT_TASKS = Exercise(
         Edge("a pretraining class whose new label is an earlier class number (relabelling one at a time collides)",
              lambda c: any(cls < j for j, cls in enumerate(c.pretrain))),
         Edge("task classes interleaved with the pretraining ones",
-             lambda c: min(c.task) < max(c.pretrain) and max(c.task) > min(c.pretrain)),
+             lambda c: min(c.task) < max(c.pretrain) and max(c.task) > min(c.pretrain), hidden=False),
         Edge("classes in neither task", lambda c: bool(set(c.y.tolist()) - set(c.pretrain) - set(c.task))),
     ),
 )
