@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from lablib.grading import DEFAULT_HIDDEN_SEED, EXERCISES, CheckFailure, check
-from lablib.grading.engine import run_plain
+from lablib.grading.engine import plain_run
 from lablib.grading.exercises import lab05, lab06
 
 NAMES = sorted(EXERCISES)
@@ -388,8 +388,8 @@ def test_reference_passes_public_and_hidden(name, unguarded, capfd):
     assert err == ""
     lines = out.splitlines()
     assert len(lines) == 2
-    assert re.match(rf"✓ {name}: \d+ public checks passed \(\d+ cases\)", lines[0])
-    assert re.match(rf"✓ {name}: \d+ hidden checks passed \(\d+ cases\)", lines[1])
+    assert re.match(rf"✓ {name}: \d+ public checks passed \(all \d+ cases\) — hidden cases run when your lab is graded", lines[0])
+    assert re.match(rf"✓ {name}: \d+ hidden checks passed \(all \d+ cases\)", lines[1])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -401,11 +401,11 @@ def test_another_correct_solution_passes(name, capfd, recwarn):
     assert err == "" and len(out.splitlines()) == 2
     assert len(recwarn) == 0  # the student's warnings were captured, not passed on
     if name == "f":
-        assert re.search(r"— note: your function printed \d+ lines \(not an error\)\n", out)  # arrays: several
+        assert re.search(r"; note: your function printed \d+ lines \(not an error\)\n", out)  # arrays: several
     if name == "df":
         assert "emitted UserWarning: df: just a friendly note" in out
-    if name == "gradient_descent":
-        assert "emitted RuntimeWarning: overflow" in out
+    if name == "gradient_descent":  # the overflow the diverging cases provoke is expected, not reported
+        assert "overflow" not in out and "note" not in out
 
 
 MISTAKES = [(name, m) for name in NAMES for m in EXERCISES[name].catalogue]
@@ -487,7 +487,7 @@ def test_calling_lablib_reference_fails_and_is_restored(name, how, capfd):
                 in str(info.value))
         # restored: the function object works again and a reference run gives numbers
         assert func.__code__.co_name != "tripwire"
-        assert any(run_plain(ex, ex.reference, case) for case in ex.cases())
+        assert any(plain_run(ex, ex.reference, case)[0].outputs for case in ex.cases())
     assert capfd.readouterr().err == ""
 
 
@@ -502,7 +502,7 @@ def _values(cases):
                 if key == "w":
                     found.add((key, (), tuple(np.round(list(value.values()), 12))))
                 continue
-            if isinstance(value, (np.ndarray, float)) and key not in ("rate", "lr", "limit", "max_norm", "tol", "h"):
+            if isinstance(value, (np.ndarray, float)) and key not in ("rate", "lr", "limit", "max_norm", "tol", "h", "grad_scale"):
                 arr = np.asarray(value, dtype=float)
                 found.add((key, arr.shape, tuple(np.round(arr.ravel(), 12))))
     return found
@@ -571,9 +571,11 @@ def test_activation_derivatives_take_the_left_value_at_zero_and_say_so(name, at_
     ex = EXERCISES[name]
     assert ex.reference(0.0) == pytest.approx(at_zero, rel=1e-15)
     assert "x = 0" in ex.summary and "LEFT" in ex.summary
-    # x = 0 appears in exactly one public and one hidden case (the one the summary documents)
+    # x = 0 appears in one public and one hidden case with the default hyperparameters, and (alpha families) in one
+    # with a non-default alpha: elu'(0) = alpha is 1 by default, like the wrong x >= 0 rule
     for cases in (ex.cases(), ex.cases(hidden=True)):
-        assert sum(bool(np.any(np.asarray(c.x) == 0)) for c in cases) == 1
+        with_zero = [c for c in cases if np.any(np.asarray(c.x) == 0)]
+        assert sorted(bool(c.hparams) for c in with_zero) == ([False, True] if "alpha" in ex.signature else [False])
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "selu"])

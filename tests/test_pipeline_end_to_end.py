@@ -54,6 +54,9 @@ EXPECTED = {
     "xia": ((0, 2, 4), {"needs_review"}),                                # f sums the squares of an array
     "yan": (CORRECT, {"needs_review", "partner_unconfirmed"}),           # names wes, who did not confirm
     "nia": ((0, 0, 0), {"partner_unconfirmed"}),                         # blank, names chen (handed in later)
+    "yuki": ((0, 0, 0), {"needs_review"}),                                # f, df, gd change their argument in place
+    "yara": ((2, 2, 0), {"needs_review"}),                               # gd's rows share one array
+    "yves": ((2, 2, 0), {"needs_review"}),                               # gd stops when ||grad|| == tol
     "wes": ((0, 0, 0), {"no_submission", "partner_unconfirmed"}),        # on the roster, handed nothing in
     "zed": ((0, 0, 0), {"failed_autograde", "not_a_notebook", "not_on_roster"}),  # not a notebook (added by the test)
 }
@@ -174,6 +177,11 @@ MISTAKE_MADE_BY = {
     ("gradient_descent", "x0 missing"): "hana",
     ("gradient_descent", "gradient ascent"): "ivan",
     ("gradient_descent", "stop test after the step"): "vic",
+    ("f", "x squared in place"): "yuki",
+    ("df", "x doubled in place"): "yuki",
+    ("gradient_descent", "x0 updated in place"): "yuki",
+    ("gradient_descent", "iterates share one array"): "yara",
+    ("gradient_descent", "stops when ||grad|| equals tol"): "yves",
 }
 
 

@@ -240,6 +240,8 @@ class Session:
                 outcome.traceback = str(reply["error"].get("traceback", ""))
             else:
                 outcome.result = self.decode(reply.get("value"))
+                outcome.aliases = [[str(path), key] for path, key in (reply.get("aliases") or [])[:100]
+                                   if isinstance(key, (int, str))]
             mutated = reply.get("mutated") or {}
             for index, value in mutated.get("args", []):
                 if isinstance(index, int) and 0 <= index < len(args):

@@ -27,6 +27,7 @@ F = {
     "abs": "def f(x):\n    return abs(x)",
     "half_square": "def f(x):\n    return x ** 2 / 2",                 # catalogued: half the square
     "sum_of_squares": "def f(x):\n    return np.sum(np.square(x))",     # catalogued: one number for an array
+    "in_place": "def f(x):\n    x **= 2\n    return x",                   # catalogued: squares the caller's array
     # Correct, but curious: prints the hidden-test seed while being graded (the feedback must not show it).
     "peeks": "import os\n\nprint(\"seed:\", os.environ.get(\"LABLIB_HIDDEN_SEED\"))\n\n\ndef f(x):\n    return x * x",
 }
@@ -36,6 +37,7 @@ DF = {
     "f_instead": "def df(x):\n    return x ** 2",                       # catalogued: f instead of its derivative
     "sign_flipped": "def df(x):\n    return -2 * x",                   # catalogued: sign flipped
     "no_factor_2": "def df(x):\n    return x",                         # catalogued: missing factor 2
+    "in_place": "def df(x):\n    x *= 2\n    return x",                   # catalogued: doubles the caller's array
     # A correct df that logs through a handler made before check() runs: the text reaches the test cell's stderr.
     "logs_to_stderr": ("import logging\n\nlogging.basicConfig(format=\"%(levelname)s: %(message)s\")\n"
                        "log = logging.getLogger(\"lab01\")\n\n\ndef df(x):\n"
@@ -87,6 +89,18 @@ GD = {
                         "    xs = [x]\n    for _ in range(n_steps):\n        g = grad(x)\n        x = x - lr * g\n"
                         "        xs.append(x)\n        if tol is not None and np.linalg.norm(g) < tol:\n"
                         "            break\n    return np.array(xs)"),        # catalogued: tests |grad| after stepping
+    "x0_in_place": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    x = np.asarray(x0, dtype=float)\n"
+                    "    xs = [x.copy()]\n    for _ in range(n_steps):\n        g = grad(x)\n"
+                    "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+                    "        x -= lr * g\n        xs.append(x.copy())\n    return np.array(xs)"),  # catalogued: x0 changed
+    "shared_rows": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    x = np.array(x0, dtype=float)\n"
+                    "    xs = [x]\n    for _ in range(n_steps):\n        g = grad(x)\n"
+                    "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
+                    "        x -= lr * g\n        xs.append(x)\n    return np.array(xs)"),   # catalogued: rows all equal
+    "stops_at_tie": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs = [np.asarray(x0, dtype=float)]\n"
+                     "    for _ in range(n_steps):\n        g = grad(xs[-1])\n"
+                     "        if tol is not None and np.linalg.norm(g) <= tol:\n            break\n"
+                     "        xs.append(xs[-1] - lr * g)\n    return np.array(xs)"),       # catalogued: <= instead of <
     "infinite_loop": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    xs, t = [np.asarray(x0, dtype=float)], 0\n"
                       "    while t < n_steps:\n        g = grad(xs[-1])\n"
                       "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
@@ -127,6 +141,9 @@ SUBMISSIONS = {
     "xia": ("sum_of_squares", "times2", "loop", "good", "", "2026-10-06 18:00:00 UTC"),
     "yan": ("power", "times2", "loop", "good", "wes", "2026-10-06 19:00:00 UTC"),        # names wes, not confirmed
     "nia": (None, None, None, None, "chen", "2026-10-07 09:00:00 UTC"),                   # blank, claims chen, later
+    "yuki": ("in_place", "in_place", "x0_in_place", "short", "", "2026-10-06 19:00:00 UTC"),  # changes its arguments
+    "yara": ("power", "times2", "shared_rows", "good", "", "2026-10-06 20:00:00 UTC"),
+    "yves": ("power", "times2", "stops_at_tie", "short", "", "2026-10-06 21:00:00 UTC"),
 }
 ROSTER = [*SUBMISSIONS, "paul", "wes"]  # paul: credited through olga; wes: handed nothing in
 # Pairs the instructor registered (grading/pairs.csv): olga's notebook is paul's too (he handed in nothing).

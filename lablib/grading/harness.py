@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 from . import wire
-from .engine import warning_text
+from .engine import shared_memory, warning_text
 from .tripwire import ReferenceCalled, guard, resolve
 
 MAX_TEXT = 100_000
@@ -160,6 +160,7 @@ class Harness:
                     result = fn(*args, **kwargs)
                     if limit is not None:
                         result = list(itertools.islice(result, int(limit) + 1))
+                    reply["aliases"] = shared_memory(result, {**dict(enumerate(args)), **kwargs})
                     reply["value"] = self.encode(result)
                 except ReferenceCalled:
                     pass

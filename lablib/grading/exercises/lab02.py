@@ -1,4 +1,17 @@
-"""lab02, backpropagation: the 2-2-2 network by hand, a dense layer, softmax cross-entropy, numerical gradients."""
+"""lab02, backpropagation: the 2-2-2 network by hand, a dense layer, softmax cross-entropy, numerical gradients.
+
+Edge cases (``edges`` of each exercise, checked to be among its cases by the tests):
+* forward_222, gradients_222: the post's weights, other signs, and large weights that saturate the sigmoids
+  (outputs within 1e-6 of 0 or 1: deltas near 0).
+* dense_forward, dense_backward: no square shapes (a transpose cannot pass), a one-row batch (N = 1), M = 1
+  columns never (b would broadcast either way); the backward's input comes from the student's own forward,
+  which must give a usable (out, cache) first.
+* softmax_cross_entropy: N = 1, logits around 1000 (overflow without the max shift), confident rows (a
+  probability within 1e-12 of 1, and a true class 40 below the best: clipping or smoothing p shows), a row of
+  equal logits (loss ln C), labels that differ within every case of N >= 2 rows (p[:, y] would pass otherwise).
+* numerical_gradient: 1-D and 2-D x, the default and a non-default h, an f whose entries interact (not
+  separable); x must be restored after the call (checked to 1e-14).
+"""
 from __future__ import annotations
 
 import math
@@ -6,7 +19,7 @@ import math
 import numpy as np
 
 from ... import backprop, gradcheck, nn
-from ..engine import Case, Exercise, Mistake, register
+from ..engine import Case, Edge, Exercise, Mistake, register
 from ..tripwire import resolve
 from ._common import other_shape, shape_of
 
@@ -18,15 +31,43 @@ WEIGHTS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
 _SECOND = dict(zip(backprop.NAMES, (-0.3, 0.8, 0.1, -0.6, 1.2, -0.7, 0.05, 0.9, -0.2, 0.4)))
 
 
+# Large weights: net_o1 = -17.9 and net_o2 = 14.5, outputs within 1e-6 of 0 and 1 (saturated sigmoids).
+_SATURATED = dict(zip(backprop.NAMES, (40.0, -30.0, -25.0, 45.0, -9.0, -8.0, 8.0, 9.5, 3.0, -2.0)))
+
+
 def _weight_cases():
     return [Case(label="the post's initial weights (w1=0.15 ... w8=0.55, b1=0.35, b2=0.60)", w=dict(backprop.INITIAL)),
-            Case(label="weights w1..w8 = -0.3, 0.8, 0.1, -0.6, 1.2, -0.7, 0.05, 0.9; b1=-0.2, b2=0.4", w=_SECOND)]
+            Case(label="weights w1..w8 = -0.3, 0.8, 0.1, -0.6, 1.2, -0.7, 0.05, 0.9; b1=-0.2, b2=0.4", w=_SECOND),
+            Case(label="large weights w1..w8 = 40, -30, -25, 45, -9, -8, 8, 9.5; b1=3, b2=-2 (saturated sigmoids)",
+                 w=dict(_SATURATED))]
 
 
 def _hidden_weights(rng):
-    return [Case(label=f"random weights and biases in [-1, 1] (set {k + 1})",
-                 w=dict(zip(backprop.NAMES, rng.uniform(-1, 1, size=len(backprop.NAMES)).tolist())))
-            for k in range(3)]
+    cases = [Case(label=f"random weights and biases in [-1, 1] (set {k + 1})",
+                  w=dict(zip(backprop.NAMES, rng.uniform(-1, 1, size=len(backprop.NAMES)).tolist())))
+             for k in range(3)]
+    # the hidden layer anywhere, the output layer dominated by b2: |net_o| >= 25 - 2 * 4 = 17, saturated
+    size = rng.uniform(8, 40, size=5), rng.uniform(0.5, 4, size=4), rng.uniform(25, 35, size=1)
+    big = np.concatenate(size) * rng.choice([-1.0, 1.0], size=len(backprop.NAMES))
+    big = big[[0, 1, 2, 3, 5, 6, 7, 8, 4, 9]]  # NAMES order: w1..w4, w5..w8, b1, b2
+    cases.append(Case(label="random large weights and biases (saturated sigmoids)",
+                      w=dict(zip(backprop.NAMES, big.tolist()))))
+    return cases
+
+
+def _saturated(c):
+    out = _forward(c.w)
+    return min(out["out_o1"], out["out_o2"], 1 - out["out_o1"], 1 - out["out_o2"]) < 1e-6
+
+
+_NETWORK_EDGES = (
+    Edge("the post's weights (every number of the post)", lambda c: c.w == backprop.INITIAL, hidden=False),
+    Edge("negative weights and biases", lambda c: min(c.w.values()) < 0),
+    Edge("large weights: outputs within 1e-6 of 0 or 1 (saturated sigmoids, deltas near 0)", _saturated),
+)
+_SIGMOID_TOLERANCE = ("sigmoid written as 1/(1 + e^-z), e^z/(1 + e^z) or (1 + tanh(z/2))/2 differ by a few ulps of "
+                      "1 in ABSOLUTE terms (and out(1 - out) near saturation loses relative accuracy the same way): "
+                      "atol 1e-14; otherwise a handful of operations, rtol 1e-12")
 
 
 def _sigmoid(z):
@@ -61,12 +102,14 @@ FORWARD_222 = Exercise(
     lab="lab02",
     signature="def forward_222(w):",
     summary="Forward pass of the 2-2-2 sigmoid network (inputs 0.05, 0.10; b1 shared by the hidden neurons, b2 by "
-            "the outputs) for weights w = {'w1'..'w8', 'b1', 'b2'}; return {'out_h1', 'out_h2', 'out_o1', 'out_o2'}.",
+            "the outputs) for weights w = {'w1'..'w8', 'b1', 'b2'}; return {'out_h1', 'out_h2', 'out_o1', 'out_o2'}. "
+            "Pure: w is not modified.",
     reference=forward_222,
     drive=_drive_forward_222,
     public_cases=_weight_cases,
     hidden_cases=_hidden_weights,
     guarded=resolve("lablib.backprop.forward", "lablib.backprop._forward"),
+    rtol=1e-12, atol=1e-14, tolerance=_SIGMOID_TOLERANCE, edges=_NETWORK_EDGES,
     catalogue=(
         Mistake("biases forgotten", "every net input adds its layer's bias: net_h1 = w1*i1 + w2*i2 + b1, "
                 "net_o1 = w5*out_h1 + w6*out_h2 + b2", lambda w: _forward(w, bias=False)),
@@ -104,6 +147,14 @@ def gradients_222(w):
     return {k: g[k] for k in WEIGHTS}
 
 
+def _gradients_then_step(w):
+    """Right gradients, but the caller's weights are updated too (a training step inside the function)."""
+    g = _gradients(w)
+    for k in WEIGHTS:
+        w[k] -= 0.5 * g[k]
+    return g
+
+
 def _drive_gradients_222(run, fn, c):
     g = run.keys(run.call(fn, c.w), WEIGHTS, "the return value (a dict with keys 'w1'..'w8': dE/dw1..dE/dw8)")
     for k in ("w5", "w6", "w7", "w8", "w1", "w2", "w3", "w4"):
@@ -115,13 +166,15 @@ GRADIENTS_222 = Exercise(
     lab="lab02",
     signature="def gradients_222(w):",
     summary="Backpropagation in the 2-2-2 network, E = 1/2 (t1 - out_o1)**2 + 1/2 (t2 - out_o2)**2 with targets "
-            "0.01, 0.99; return {'w1': dE/dw1, ..., 'w8': dE/dw8}, all at the current weights.",
+            "0.01, 0.99; return {'w1': dE/dw1, ..., 'w8': dE/dw8}, all at the current weights. Pure: w is not "
+            "modified.",
     reference=gradients_222,
     drive=_drive_gradients_222,
     public_cases=_weight_cases,
     hidden_cases=_hidden_weights,
     guarded=resolve("lablib.backprop.gradients", "lablib.backprop._gradients", "lablib.backprop.train_step",
                     "lablib.backprop._train_step", "lablib.backprop.forward", "lablib.backprop._forward"),
+    rtol=1e-12, atol=1e-14, tolerance=_SIGMOID_TOLERANCE, edges=_NETWORK_EDGES,
     catalogue=(
         Mistake("already-updated weights in backprop", "take every gradient at the CURRENT weights: the hidden "
                 "deltas use the old w5..w8, not values already updated by w - eta * dE/dw",
@@ -134,17 +187,21 @@ GRADIENTS_222 = Exercise(
                 "delta_o2 * w7", lambda w: _gradients(w, one_path=True)),
         Mistake("net instead of out", "dnet_o1/dw5 = out_h1 (the hidden neuron's output after the sigmoid), "
                 "not net_h1", lambda w: _gradients(w, use_net=True)),
+        Mistake("weights updated inside", "gradients_222 only computes the gradients, all at the weights w it is "
+                "given; the update w - ETA * dE/dw belongs to the training loop, on a copy of w",
+                _gradients_then_step, modifies="w"),
     ),
 )
 
 # ---------------------------------------------------------------------------------------------------------
 # Dense layer: out = x @ W + b, x (N, D), W (D, M), b (M,)
 
-_DENSE_SHAPES = [(4, 3, 2), (2, 5, 4), (3, 2, 5)]
+_DENSE_SHAPES = [(4, 3, 2), (2, 5, 4), (3, 2, 5), (1, 4, 3)]  # never square: a transposed product cannot pass
 
 
-def _dense_case(rng, n, d, m, hidden=False):
-    return Case(label=f"x of shape ({n}, {d}), W of shape ({d}, {m}), b of shape ({m},)",
+def _dense_case(rng, n, d, m):
+    return Case(label=f"x of shape ({n}, {d}), W of shape ({d}, {m}), b of shape ({m},)" + (
+                " (one row)" if n == 1 else ""),
                 x=rng.normal(size=(n, d)), W=rng.normal(size=(d, m)), b=rng.normal(size=m),
                 dout=rng.normal(size=(n, m)))
 
@@ -156,10 +213,12 @@ def _dense_public():
 
 def _dense_hidden(rng):
     cases = []
-    for _ in range(3):
-        n = int(rng.integers(5, 9))
-        d, m = other_shape(rng, (6, 5), (9, 8), avoid={(n, n)})
-        cases.append(_dense_case(rng, n, d, m, hidden=True))
+    for n in (int(rng.integers(5, 9)), int(rng.integers(5, 9)), 1):
+        while True:
+            d, m = other_shape(rng, (6, 5), (9, 8))
+            if len({n, d, m}) == 3:
+                break
+        cases.append(_dense_case(rng, n, d, m))
     return cases
 
 
@@ -177,8 +236,8 @@ def _drive_dense_forward(run, fn, c):
 
 
 def _drive_dense_backward(run, fn, c):
-    forward = run.partner("dense_forward")
-    _, cache = run.unpack(run.call(forward, c.x, c.W, c.b), 2, "dense_forward's return value (out, cache)")
+    # dx, dW, db depend on x and W only: a right backward passes whatever your forward's out, given a usable cache
+    _, cache = run.forward("dense_forward", c.x, c.W, c.b, shape=c.dout.shape)
     dx, dW, db = run.unpack(run.call(fn, c.dout, cache), 3, "the return value (dx, dW, db)")
     run.record("dx", dx)
     run.record("dW", dW)
@@ -187,12 +246,22 @@ def _drive_dense_backward(run, fn, c):
 
 _DENSE_GUARDS = resolve("lablib.nn.dense_forward", "lablib.nn.dense._dense_forward",
                         "lablib.nn.dense_backward", "lablib.nn.dense._dense_backward")
+_DENSE_EDGES = (
+    Edge("no square shapes (N, D, M all different): a transpose cannot pass", lambda c: len(set(c.x.shape)) == 2
+         and c.W.shape[1] not in c.x.shape),
+    Edge("one row (N = 1)", lambda c: c.x.shape[0] == 1),
+    Edge("several rows (b broadcast over them, db summed over them)", lambda c: c.x.shape[0] > 1),
+)
+_DENSE_TOLERANCE = ("a product sums D <= 9 terms of O(1) numbers: another summation order (einsum, loops, np.dot) "
+                    "moves an entry by ~1e-15 absolute, and an entry near 0 has no relative accuracy: atol 1e-13, "
+                    "rtol 1e-12")
 
 DENSE_FORWARD = Exercise(
     name="dense_forward",
     lab="lab02",
     signature="def dense_forward(x, W, b):",
-    summary="out = x @ W + b for x (N, D), W (D, M), b (M,); return (out, cache) with whatever your backward needs.",
+    summary="out = x @ W + b for x (N, D), W (D, M), b (M,); return (out, cache) with whatever your backward needs. "
+            "Pure: x, W and b are not modified.",
     reference=dense_forward,
     drive=_drive_dense_forward,
     public_cases=_dense_public,
@@ -205,14 +274,16 @@ DENSE_FORWARD = Exercise(
         Mistake("activation inside the dense layer", "the dense layer is affine only (x @ W + b); the ReLU or "
                 "sigmoid is a separate layer", lambda x, W, b: (np.maximum(0.0, x @ W + b), (x, W))),
     ),
+    rtol=1e-12, atol=1e-13, tolerance=_DENSE_TOLERANCE, edges=_DENSE_EDGES,
 )
+
 
 DENSE_BACKWARD = Exercise(
     name="dense_backward",
     lab="lab02",
     signature="def dense_backward(dout, cache):",
     summary="Given dout = dL/dout (N, M) and your forward's cache, return (dx, dW, db) = (dout @ W.T, x.T @ dout, "
-            "dout summed over the rows).",
+            "dout summed over the rows). Leaves dout unchanged (the cache is yours).",
     reference=dense_backward,
     drive=_drive_dense_backward,
     public_cases=_dense_public,
@@ -229,6 +300,9 @@ DENSE_BACKWARD = Exercise(
                 "divide by N again",
                 lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout / len(dout), dout.sum(axis=0) / len(dout))),
     ),
+    contract="leaves `dout` unchanged; only its own `cache` is its to change",
+    may_modify=("cache",),
+    rtol=1e-12, atol=1e-13, tolerance=_DENSE_TOLERANCE, edges=_DENSE_EDGES,
 )
 
 # ---------------------------------------------------------------------------------------------------------
@@ -237,32 +311,58 @@ DENSE_BACKWARD = Exercise(
 
 def _ce_case(rng, n, c, offset=0.0):
     logits = rng.normal(scale=2.0, size=(n, c)) + offset
+    y = rng.integers(0, c, size=n)
+    if n > 1 and np.all(y == y[0]):  # labels must differ within a case: p[:, y] would pass otherwise
+        y[-1] = (y[0] + 1) % c
     label = f"logits of shape ({n}, {c})" + (f", all around {offset:g} (overflow test)" if offset else "")
-    return Case(label=label, logits=logits, y=rng.integers(0, c, size=n))
+    return Case(label=label, logits=logits, y=y)
+
+
+def _confident_case(logits, y, what):
+    logits = np.asarray(logits, dtype=float)
+    return Case(label=f"logits of shape {logits.shape}, {what}", logits=logits, y=np.asarray(y))
 
 
 def _ce_public():
     rng = np.random.default_rng(3)
-    return [_ce_case(rng, 4, 3), _ce_case(rng, 1, 4), _ce_case(rng, 3, 5, offset=1000.0)]
+    return [_ce_case(rng, 4, 3), _ce_case(rng, 1, 4), _ce_case(rng, 3, 5, offset=1000.0),
+            # confident right (p within 1e-12 of 1), confident wrong (true class 40 below), a tie row (loss ln 3)
+            _confident_case([[30.0, 0.0, 0.0], [0.0, 35.0, -5.0], [1.0, 1.0, 1.0], [-2.0, 25.0, 3.0]], [0, 2, 1, 1],
+                            "confident rows (right and wrong) and a row of equal logits")]
 
 
 def _ce_hidden(rng):
     shapes = [other_shape(rng, (5, 6), (9, 10)) for _ in range(2)]
-    return [_ce_case(rng, *shapes[0]), _ce_case(rng, *shapes[1], offset=float(rng.uniform(800, 1200)))]
+    n, c = other_shape(rng, (5, 4), (8, 6))
+    logits = rng.normal(size=(n, c))
+    y = rng.permutation(np.resize(np.arange(c), n))
+    top = rng.integers(0, c, size=n)
+    top[1], top[2] = y[1], (y[2] + 1) % c  # at least one confidently right row and one confidently wrong
+    logits[np.arange(n), top] += rng.uniform(36, 45, size=n)  # every row confident, right or wrong
+    logits[0] = 2.0  # one row of equal logits
+    return [_ce_case(rng, *shapes[0]), _ce_case(rng, *shapes[1], offset=float(rng.uniform(800, 1200))),
+            _confident_case(logits, y, "confident rows (right and wrong) and a row of equal logits")]
 
 
 def softmax_cross_entropy(logits, y):
     return nn.softmax_cross_entropy(logits, y)
 
 
-def _ce_variant(*, per_example_grad=False, summed=False, no_onehot=False, no_shift=False):
+def _ce_variant(*, per_example_grad=False, summed=False, no_onehot=False, no_shift=False, columns=False,
+                in_place=False):
     def ce(logits, y):
         n = len(logits)
-        z = logits if no_shift else logits - logits.max(axis=1, keepdims=True)
+        if in_place:
+            logits -= logits.max(axis=1, keepdims=True)
+            z = logits
+        else:
+            z = logits if no_shift else logits - logits.max(axis=1, keepdims=True)
         p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        losses = -np.log(p[np.arange(n), y])
+        losses = -np.log(p[:, y] if columns else p[np.arange(n), y])
         grad = p.copy()
-        if not no_onehot:
+        if columns:
+            grad[:, y] -= 1.0
+        elif not no_onehot:
             grad[np.arange(n), y] -= 1.0
         return (losses.sum() if summed else losses.mean()), (grad if per_example_grad else grad / n)
     return ce
@@ -274,12 +374,18 @@ def _drive_ce(run, fn, c):
     run.record("dlogits", dlogits)
 
 
+def _probabilities(c):
+    z = c.logits - c.logits.max(axis=1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
 SOFTMAX_CROSS_ENTROPY = Exercise(
     name="softmax_cross_entropy",
     lab="lab02",
     signature="def softmax_cross_entropy(logits, y):",
     summary="Mean cross-entropy of softmax(logits) (N, C) against integer labels y (N,); return (loss, dlogits) "
-            "with dlogits = (softmax(logits) - onehot(y)) / N. Subtract the row max before exp.",
+            "with dlogits = (softmax(logits) - onehot(y)) / N. Subtract the row max before exp. Pure: logits and y "
+            "are not modified.",
     reference=softmax_cross_entropy,
     drive=_drive_ce,
     public_cases=_ce_public,
@@ -296,6 +402,25 @@ SOFTMAX_CROSS_ENTROPY = Exercise(
                 _ce_variant(no_onehot=True)),
         Mistake("no max subtraction", "exp overflows for large logits: subtract each row's max before exp "
                 "(softmax does not change)", _ce_variant(no_shift=True)),
+        Mistake("p[:, y] instead of p[range(N), y]", "p[:, y] takes the columns y of EVERY row (an N x N "
+                "block); each row needs its own label: p[np.arange(N), y]", _ce_variant(columns=True)),
+        Mistake("logits shifted in place", "`logits -= logits.max(...)` changes the caller's logits: write "
+                "`z = logits - logits.max(axis=1, keepdims=True)`", _ce_variant(in_place=True), modifies="logits"),
+    ),
+    rtol=1e-9, atol=1e-14,
+    tolerance="log-sum-exp of logits around 1000 loses |logit|·eps ≈ 1e-13 absolute however it is written "
+              "(shifted, log_softmax, logaddexp), and p = exp(z - lse) then carries up to ~5e-12 relative error "
+              "(measured): rtol 1e-9; dlogits entries near 0 or -1/N are exact to a few eps: atol 1e-14. Clipping "
+              "or smoothing p (1e-7, 1e-12) moves the confidently wrong rows' loss by 10 or more",
+    edges=(
+        Edge("one row (N = 1)", lambda c: len(c.y) == 1, hidden=False),
+        Edge("logits around 1000 (exp overflows without the max shift)", lambda c: np.min(c.logits) > 500),
+        Edge("a confident right row (p of the true class within 1e-12 of 1)",
+             lambda c: np.any(1 - _probabilities(c)[np.arange(len(c.y)), c.y] < 1e-12)),
+        Edge("a confidently wrong row (p of the true class below 1e-12)",
+             lambda c: np.any(_probabilities(c)[np.arange(len(c.y)), c.y] < 1e-12)),
+        Edge("a row of equal logits (loss ln C)", lambda c: np.any(np.ptp(c.logits, axis=1) == 0)),
+        Edge("labels that differ within the case", lambda c: len(set(c.y.tolist())) > 1),
     ),
 )
 
@@ -354,8 +479,7 @@ def _ng_variant(*, forward=False, over_h=False, no_restore=False, fixed_h=False)
 
 def _drive_ng(run, fn, c):
     kwargs = {} if c.h is None else {"h": c.h}
-    run.record("gradient", run.call(fn, c.f, c.x, **kwargs))
-    run.record("x after the call (it must be restored)", c.x)
+    run.record("gradient", run.call(fn, c.f, c.x, **kwargs))  # x must be as before the call: the engine checks
 
 
 NUMERICAL_GRADIENT = Exercise(
@@ -363,7 +487,7 @@ NUMERICAL_GRADIENT = Exercise(
     lab="lab02",
     signature="def numerical_gradient(f, x, h=1e-5):",
     summary="Central differences: grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2h) for every index i of the float "
-            "array x (any shape); x may be perturbed in place but must be restored.",
+            "array x (any shape); x may be perturbed in place during the call but must be restored.",
     reference=numerical_gradient,
     drive=_drive_ng,
     public_cases=_ng_public,
@@ -375,11 +499,23 @@ NUMERICAL_GRADIENT = Exercise(
                 "difference (f(x + h) - f(x)) / h is only first-order accurate", _ng_variant(forward=True)),
         Mistake("divided by h instead of 2h", "the two evaluations are 2h apart: divide by 2*h",
                 _ng_variant(over_h=True)),
-        Mistake("x not restored", "put x[i] back to its old value after the two evaluations, otherwise the "
-                "next entries are computed at a shifted point", _ng_variant(no_restore=True)),
+        Mistake("x not restored", "put x[i] back to its old value after the two evaluations (`x[i] = old`): the "
+                "next entries, and the caller, would see a shifted point", _ng_variant(no_restore=True),
+                modifies="x"),
         Mistake("h ignored", "use the h argument, not a hard-coded 1e-5", _ng_variant(fixed_h=True)),
     ),
-    atol=1e-7,
+    contract="pure: x may be perturbed in place during the call, but is restored before it returns",
+    unchanged_atol=1e-14,  # x[i] += h, then -= 2h, then += h returns within an ulp or two of x[i] (|x| <= 2)
+    rtol=1e-8, atol=1e-8,
+    tolerance="the central difference's own rounding error is eps·|f|/h ≈ 1e-9 here (|f| <= 50, h = 1e-5), and "
+              "perturbing x as (x + h) - 2h instead of x - h moves f by ulps, i.e. the result by ~1e-9: 1e-8 is "
+              "ten times that, while every catalogued mistake is off by 1e-5 or more",
+    edges=(
+        Edge("x 1-D", lambda c: c.x.ndim == 1),
+        Edge("x 2-D (np.ndindex over every index)", lambda c: c.x.ndim == 2),
+        Edge("a non-default h", lambda c: c.h is not None),
+        Edge("f not separable (entries interact through A)", lambda c: isinstance(c.f, _Cubic)),
+    ),
 )
 
 register(FORWARD_222, GRADIENTS_222, DENSE_FORWARD, DENSE_BACKWARD, SOFTMAX_CROSS_ENTROPY, NUMERICAL_GRADIENT)

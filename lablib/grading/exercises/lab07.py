@@ -10,12 +10,22 @@ guarded functions themselves (together with ``lablib.data.train_val_split``, lab
   exactly n_per_class rows of every class, the same sample for two calls with equal seeds and another sample
   for other seeds.
 * ``seed_summary`` is compared by value: mean and standard error over the seeds (axis 0).
+
+All three are pure: X, y, the class lists and acc are left unchanged (the rng moves on).
+
+Edge cases (``edges`` of each exercise, checked to be among its cases by the tests):
+* split_tasks: pretrain_classes not in sorted order, a pretraining class whose NEW label is an earlier class
+  number (relabelling one class at a time then collides), task classes interleaved with the pretraining ones,
+  classes in neither task.
+* few_shot_sample: two classes and several, non-contiguous class numbers, a class with exactly n_per_class rows
+  (the sample is all of them), several seeds and two calls with one generator.
+* seed_summary: two seeds (the fewest ddof=1 allows), one method, never a square table (the axis shows).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..engine import Case, Exercise, Mistake, register
+from ..engine import Case, Edge, Exercise, Mistake, register
 from ..tripwire import resolve
 from ._common import other_shape
 
@@ -60,12 +70,15 @@ def _split_hidden(rng):
         n, d = other_shape(rng, (26, 2), (45, 5), avoid=shapes)
         shapes.append((n, d))
         n_classes = int(rng.integers(5, 10))
-        order = rng.permutation(n_classes)
         k = int(rng.integers(2, n_classes - 2))  # at least one class in neither task
-        pretrain = [int(c) for c in order[:k]]
-        if pretrain == sorted(pretrain):
-            pretrain = pretrain[::-1]
-        cases.append(_split_case(rng, n, d, n_classes, pretrain, (int(order[k]), int(order[k + 1]))))
+        # k pretraining classes: 0, never first (relabelling one class at a time then collides), and one class >= k
+        # (raw labels then differ from sorted ranks), in a random order; the task: two of the rest
+        others = [int(c) for c in rng.permutation(np.arange(1, n_classes))]
+        big = next(c for c in others if c >= k)
+        rest = [c for c in others if c != big]
+        pretrain = [big, *rest[:k - 2]]
+        pretrain.insert(int(rng.integers(1, k)), 0)
+        cases.append(_split_case(rng, n, d, n_classes, pretrain, (rest[k - 2], rest[k - 1])))
     return cases
 
 
@@ -90,12 +103,19 @@ def _drive_split(run, fn, c):
         run.record(f"{name_y} (the labels of those rows, in the same order)", yp[order])
 
 
-def _split_variant(*, raw=False, sorted_order=False, swapped=False, one_vs_rest=False):
+def _split_variant(*, raw=False, sorted_order=False, swapped=False, one_vs_rest=False, one_at_a_time=False,
+                   in_place=False):
     def split(X, y, pretrain_classes, task_classes):
         X, y = np.asarray(X), np.asarray(y)
         classes = list(pretrain_classes)
         negative, positive = task_classes
         pre = np.isin(y, classes)
+        if one_at_a_time or in_place:
+            labels = y if in_place else y.copy()
+            for j, c in enumerate(classes):  # a class relabelled j collides with a later class numbered j
+                labels[labels == c] = j
+            task = np.isin(y, [negative, positive])
+            return X[pre], labels[pre], X[task], (y[task] == positive).astype(np.int64)
         if raw:
             y_pre = y[pre]
         elif sorted_order:
@@ -114,7 +134,8 @@ SPLIT_TASKS = Exercise(
     signature="def split_tasks(X, y, pretrain_classes, task_classes):",
     summary="Return (X_pre, y_pre, X_task, y_task): the rows whose class is in pretrain_classes with labels "
             "re-indexed 0..k-1 in the order given (pretrain_classes[j] -> j), and the rows of the two classes "
-            "task_classes = (negative, positive) with labels 0 / 1 (positive -> 1); every other row is left out.",
+            "task_classes = (negative, positive) with labels 0 / 1 (positive -> 1); every other row is left out. "
+            "Pure: X, y and the class lists are not modified.",
     reference=split_tasks,
     drive=_drive_split,
     public_cases=_split_public,
@@ -131,6 +152,21 @@ SPLIT_TASKS = Exercise(
         Mistake("one-vs-rest task set", "keep only the rows of the two task classes: the other classes' rows "
                 "(pretraining classes included) must not leak into the task set as negatives",
                 _split_variant(one_vs_rest=True)),
+        Mistake("relabelled one class at a time", "`y_pre[y_pre == c] = j` class after class relabels again the "
+                "rows already given a label j that is also a later class number: map every class at once, e.g. "
+                "`np.array([pretrain_classes.index(c) for c in y_pre])`", _split_variant(one_at_a_time=True)),
+        Mistake("y relabelled in place", "`y[y == c] = j` changes the caller's labels (and the task set is then "
+                "built from the wrong ones): relabel a copy, or build the new labels from y",
+                _split_variant(in_place=True), modifies="y"),
+    ),
+    rtol=0.0, atol=0.0, tolerance="row numbers and labels are integers: compared exactly",
+    edges=(
+        Edge("pretrain_classes not in sorted order", lambda c: list(c.pretrain) != sorted(c.pretrain)),
+        Edge("a pretraining class whose new label is an earlier class number (relabelling one at a time collides)",
+             lambda c: any(cls < j for j, cls in enumerate(c.pretrain))),
+        Edge("task classes interleaved with the pretraining ones",
+             lambda c: min(c.task) < max(c.pretrain) and max(c.task) > min(c.pretrain), hidden=False),
+        Edge("classes in neither task", lambda c: bool(set(c.y.tolist()) - set(c.pretrain) - set(c.task))),
     ),
 )
 
@@ -177,8 +213,9 @@ def _drive_sample(run, fn, c):
         run.record("rows sampled per class", np.array([np.sum(c.y[idx] == k) for k in classes]))
         return
 
-    def sample(seed):
-        out = run.call(fn, c.y.copy(), c.n_per_class, np.random.default_rng(seed))
+    def sample(seed_or_rng):
+        rng = seed_or_rng if isinstance(seed_or_rng, np.random.Generator) else np.random.default_rng(seed_or_rng)
+        out = run.call(fn, c.y.copy(), c.n_per_class, rng)
         run.check_array("the returned indices", out, (len(classes) * c.n_per_class,))
         out = np.asarray(out)
         run.require(out.dtype.kind in "iu", "the returned indices",
@@ -192,9 +229,11 @@ def _drive_sample(run, fn, c):
     run.require(repeats == 0, "the returned indices", f"contain {repeats} repeated row(s): a sample of distinct "
                 "rows is drawn WITHOUT replacement", mistake="with replacement")
     counts = np.array([np.sum(c.y[idx] == k) for k in classes])
+    # right total, uneven classes: the sample ignored the classes (a count off everywhere is another mistake)
+    unstratified = counts.sum() == len(classes) * c.n_per_class and len(set(counts.tolist())) > 1
     run.require(np.all(counts == c.n_per_class), "rows sampled per class",
                 f"are {dict(zip(classes.tolist(), counts.tolist()))} for the classes of y; expected n_per_class = "
-                f"{c.n_per_class} of every class", mistake="not stratified")
+                f"{c.n_per_class} of every class", mistake="not stratified" if unstratified else None)
     run.record("rows sampled per class", counts)
     again = sample(c.seed)
     run.require(np.array_equal(np.sort(again), np.sort(idx)), "the sample",
@@ -207,7 +246,12 @@ def _drive_sample(run, fn, c):
         first = np.sort(np.concatenate([np.flatnonzero(c.y == k)[:c.n_per_class] for k in classes]))
         run.require(False, "the sample", "is the same for three different seeds: it must be drawn at random with "
                     "the rng argument", mistake="first n of each class" if np.array_equal(first, np.sort(idx))
-                    else "fixed seed inside")
+                    else "sample independent of the seed")
+    rng = np.random.default_rng(c.seed)
+    first, second = np.sort(sample(rng)), np.sort(sample(rng))
+    run.require(not np.array_equal(first, second), "the sample",
+                "two calls with ONE generator drew the same rows: draw with the rng you are given (it moves on), "
+                "not with a copy of it")
 
 
 def _sample_variant(kind):
@@ -230,7 +274,8 @@ FEW_SHOT_SAMPLE = Exercise(
     lab="lab07",
     signature="def few_shot_sample(y, n_per_class, rng):",
     summary="Return an integer array of row indices into y: n_per_class distinct rows of EVERY class in y (a "
-            "stratified sample without replacement), drawn at random with the rng argument; any order.",
+            "stratified sample without replacement), drawn at random with the rng argument; any order. Pure: y is "
+            "not modified (rng moves on).",
     reference=few_shot_sample,
     drive=_drive_sample,
     public_cases=_sample_public,
@@ -243,10 +288,21 @@ FEW_SHOT_SAMPLE = Exercise(
                 "rng.permutation(rows)[:n_per_class]", _sample_variant("replace")),
         Mistake("rng ignored", "draw with the rng argument (rng.choice / rng.permutation), not np.random or a new "
                 "unseeded Generator, so that a seed reproduces the sample", _sample_variant("own_rng")),
-        Mistake("fixed seed inside", "do not create a Generator with a fixed seed inside the function: every seed "
-                "would give the same sample; use the rng argument", _sample_variant("fixed_seed")),
+        Mistake("sample independent of the seed", "every seed gave the same sample: draw it with the rng argument "
+                "(a Generator made inside the function with a fixed seed, or a fixed choice of rows, ignores it)",
+                _sample_variant("fixed_seed")),
         Mistake("first n of each class", "the first n_per_class rows of each class are not a random sample: "
                 "choose them at random with rng", _sample_variant("first")),
+    ),
+    rtol=0.0, atol=0.0, tolerance="row counts per class are integers: compared exactly; the rest are properties",
+    edges=(
+        Edge("two classes", lambda c: len(np.unique(c.y)) == 2),
+        Edge("several classes with non-contiguous numbers", lambda c: len(np.unique(c.y)) > 2
+             and np.unique(c.y).max() >= len(np.unique(c.y))),
+        Edge("a class with exactly n_per_class rows (the sample is all of them)",
+             lambda c: np.min(np.unique(c.y, return_counts=True)[1]) == c.n_per_class),
+        Edge("several seeds and two calls with one generator",
+             lambda c: np.min(np.unique(c.y, return_counts=True)[1]) > c.n_per_class),
     ),
 )
 
@@ -267,7 +323,9 @@ def _summary_public():
     rng = np.random.default_rng(72)
     return [_summary_case(np.array([[0.80, 0.90], [0.70, 0.95], [0.75, 0.85]])),
             _summary_case(np.round(rng.uniform(0.5, 1.0, size=(5, 3)), 3)),
-            _summary_case(rng.uniform(0.6, 1.0, size=(8, 4)))]
+            _summary_case(rng.uniform(0.6, 1.0, size=(8, 4))),
+            _summary_case(np.array([[0.625, 0.75, 0.5], [0.875, 0.5, 0.75]])),   # two seeds: ddof=1 divides by 1
+            _summary_case(rng.uniform(0.6, 1.0, size=(4, 1)))]                  # one method
 
 
 def _summary_hidden(rng):
@@ -276,7 +334,9 @@ def _summary_hidden(rng):
         shape = other_shape(rng, (4, 2), (10, 5), avoid=[(3, 2), (5, 3), (8, 4)] + shapes)
         if shape[0] != shape[1]:  # square: averaging over the wrong axis would keep the shape
             shapes.append(shape)
-    return [_summary_case(rng.uniform(0.5, 1.0, size=shape)) for shape in shapes]
+    return [_summary_case(rng.uniform(0.5, 1.0, size=shape)) for shape in shapes] + [
+        _summary_case(rng.uniform(0.5, 1.0, size=(2, int(rng.integers(3, 6))))),
+        _summary_case(rng.uniform(0.5, 1.0, size=(int(rng.integers(3, 8)), 1)))]
 
 
 def _drive_summary(run, fn, c):
@@ -287,6 +347,11 @@ def _drive_summary(run, fn, c):
 
 def _summary_variant(kind):
     def summary(acc):
+        if kind == "in_place":  # centre the table itself to get the deviations
+            n = acc.shape[0]
+            mean = acc.mean(axis=0)
+            acc -= mean
+            return mean, np.sqrt((acc**2).sum(axis=0) / (n - 1)) / np.sqrt(n)
         acc = np.asarray(acc, dtype=np.float64)
         axis = 1 if kind == "axis" else 0
         n = acc.shape[axis]
@@ -301,7 +366,8 @@ SEED_SUMMARY = Exercise(
     lab="lab07",
     signature="def seed_summary(acc):",
     summary="acc has one row per seed and one column per method: return (mean, sem), the mean over the seeds and "
-            "its standard error sem = s / sqrt(n_seeds), s the sample standard deviation (ddof=1), both per column.",
+            "its standard error sem = s / sqrt(n_seeds), s the sample standard deviation (ddof=1), both per column. "
+            "Pure: acc is not modified.",
     reference=seed_summary,
     drive=_drive_summary,
     public_cases=_summary_public,
@@ -316,6 +382,18 @@ SEED_SUMMARY = Exercise(
                 _summary_variant("over_n")),
         Mistake("averaged over the wrong axis", "rows are seeds, columns are methods: average over axis 0 (one "
                 "value per method)", _summary_variant("axis")),
+        Mistake("acc centred in place", "`acc -= mean` changes the caller's table of accuracies: compute the "
+                "deviations as a new array, `acc - mean`", _summary_variant("in_place"), modifies="acc"),
+    ),
+    rtol=1e-10, atol=1e-12,
+    tolerance="a mean and a two-pass standard deviation over at most 10 seeds are exact to a few ulps, but the "
+              "one-pass formula sqrt((sum a**2 - n mean**2) / (n - 1)) students also write loses eps·mean**2/var "
+              "relative (about 1e-12 when two seeds nearly agree, 1e-13 absolute): rtol 1e-10, atol 1e-12; every "
+              "catalogued mistake changes sem by 5% or more",
+    edges=(
+        Edge("two seeds (the fewest ddof=1 allows)", lambda c: c.acc.shape[0] == 2),
+        Edge("one method", lambda c: c.acc.shape[1] == 1),
+        Edge("several seeds and methods, never a square table", lambda c: 2 < c.acc.shape[0] != c.acc.shape[1] > 1),
     ),
 )
 
