@@ -48,6 +48,22 @@ class Course:
     hidden_seed: str | None = None      # None: the installation's secret (grading/.secrets/)
     sandbox: bool | None = None         # None: as configured (on); False only to measure what it costs
 
+    def write_nbgrader_config(self) -> Path:
+        """<root>/nbgrader_config.py: the course's configuration with this course's directories and gradebook, so
+        that nbgrader and formgrader started in <root> see this class (``python -m grading.pipeline formgrader``)."""
+        cfg = self.config()
+        cd = cfg.CourseDirectory
+        lines = ["# Written by grading/pipeline/driver.py (Course.write_nbgrader_config); rewritten on every run.",
+                 f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821", "c = get_config()  # noqa: F821"]
+        lines += [f"c.CourseDirectory.{key} = {cd[key]!r}" for key in (
+            "root", "submitted_directory", "autograded_directory", "feedback_directory", "db_url")]
+        lines += [f"c.RebuildFromSource.{key} = {cfg.RebuildFromSource[key]!r}" for key in ("source_root", "release_root")]
+        if self.root != REPO:
+            lines.append(f"c.GradingExecute.hide = c.TrustedVerdict.hide = {[str(self.root)]!r}")
+        path = self.root / "nbgrader_config.py"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
     @classmethod
     def in_directory(cls, work: Path, roster: Path, *, link_labs: bool = True, **kwargs) -> Course:
         """A course rooted at ``work``: solutions/ there is a link to the repository's, and so is labs/ unless
@@ -121,6 +137,31 @@ def generate(course: Course, lab: str) -> None:
     result = _api(course).generate_assignment(lab, force=True, create=True)
     if not result["success"]:
         raise PipelineError(f"nbgrader generate_assignment {lab} failed:\n{result.get('error') or result.get('log')}")
+    for notebook in (course.root / course.config().CourseDirectory.release_directory / lab).glob("*.ipynb"):
+        complete_language_info(notebook)
+
+
+def complete_language_info(notebook: Path, language_info: dict | None = None) -> bool:
+    """Give a released notebook the kernel's full ``language_info`` (ipykernel's, this Python's version);
+    True when it changed.
+
+    nbgrader writes only ``{"name": "python"}``; JupyterLab sets the kernel's full value the moment a kernel
+    connects, which changes the notebook, and autosave (or jupyter-collaboration) rewrites the file: opening a
+    lab in labs/ modified the repository. With the kernel's own value nothing changes (for kernels of the same
+    Python version: the course server's set-up writes its own, grading/hub/course.py)."""
+    import json
+
+    if language_info is None:
+        from ipykernel.ipkernel import IPythonKernel
+
+        language_info = dict(IPythonKernel.language_info)
+    text = notebook.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    if nb.get("metadata", {}).get("language_info") == language_info:
+        return False
+    nb.setdefault("metadata", {})["language_info"] = language_info
+    notebook.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
 
 
 def import_roster(course: Course) -> dict[str, dict]:
