@@ -305,8 +305,9 @@ print(done); sys.exit(1 if done else 0)""")
     pages.append(page_p)
     page_p.goto(hub.url("hub/home"))
     shot(page_p, "instructor-hub-home")
-    requests = []
+    requests, failed = [], []
     page_p.on("request", lambda request: requests.append(request.url))
+    page_p.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     page_p.goto(hub.url(f"services/formgrader/formgrader/manage_submissions/{LAB}"))
     page_p.wait_for_selector(f"text={ada}", timeout=60_000)
     shot(page_p, "formgrader-submissions")
@@ -318,6 +319,7 @@ print(done); sys.exit(1 if done else 0)""")
                              timeout=60_000)
     page_text = page_p.inner_text("body")
     assert "$\\eta" not in page_text and "(-1)^t" not in page_text, "equations left untypeset"
+    page_p.wait_for_load_state("networkidle")  # formgrader's grades and comments are loaded, its inputs bound
     score = page_p.locator("input.score#discussion")
     score.fill("2")
     score.press("Tab")
@@ -325,15 +327,14 @@ print(done); sys.exit(1 if done else 0)""")
     comment.fill(COMMENT)
     comment.press("Tab")
     page_p.wait_for_timeout(2000)  # formgrader saves on change
+    score.scroll_into_view_if_needed()
+    page_p.evaluate("() => window.scrollBy(0, -250)")
     shot(page_p, "formgrader-manual-grading")
-    outside = [u for u in requests if not u.startswith(hub.base)]
+    outside = [u for u in requests if u.startswith(("http:", "https:", "ws")) and not u.startswith(hub.base)]
     assert outside == [], outside
+    assert failed == [], failed  # every file MathJax asked for was there
     assert any("jupyter_server_mathjax/MathJax.js" in u for u in requests)
-    from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{settings.course_dir / 'gradebook.db'}") as gb:
-        grade = gb.find_grade("discussion", "lab01", LAB, ada)
-        assert grade.manual_score == 2, grade.manual_score
-        assert gb.find_comment("discussion", "lab01", LAB, ada).manual_comment == COMMENT
+    assert saved_grade(settings, ada) == (2, COMMENT)  # what formgrader saved, in the gradebook
 
     # -- feedback: publish and release; both partners open theirs
     published = hub.run_as(settings.grader, "python", "-m", "grading.pipeline", "publish", LAB, "--out",
@@ -341,11 +342,16 @@ print(done); sys.exit(1 if done else 0)""")
     assert published.returncode == 0, published.stdout[-2000:] + published.stderr[-2000:]
     released_fb = hub.run_as(settings.grader, "python", "-m", "grading.hub", "release-feedback", LAB)
     assert released_fb.returncode == 0, released_fb.stdout + released_fb.stderr
+    page_a.goto(hub.url(f"user/{ada}/lab"))
+    page_a.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
     assignments_tab(page_a)
     page_a.click("#submitted_assignments_list button:text-is('Fetch Feedback')")
     page_a.wait_for_selector("#submitted_assignments_list a:has-text('view feedback'), "
                              "#submitted_assignments_list :text('view feedback')", timeout=60_000)
-    fetched = hub.run_as(ben, "python", "-m", "nbgrader", "fetch_feedback", LAB)
+    from grading.hub.servers import config_path
+
+    fetched = hub.run_as(ben, "python", "-m", "nbgrader", "fetch_feedback", LAB,  # as in ben's terminal
+                         env={"JUPYTER_CONFIG_PATH": config_path(settings, "student")})
     assert fetched.returncode == 0, fetched.stderr
     for student, page in ((ada, page_a), (ben, page_b)):
         html = sorted(Path(settings.homes, student, LAB, "feedback").glob("*/lab01.html"))
@@ -360,6 +366,20 @@ print(done); sys.exit(1 if done else 0)""")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "times.json").write_text(json.dumps(times, indent=1))
     print(json.dumps(times, indent=1))
+
+
+def saved_grade(settings, student: str, timeout: float = 20):
+    """(manual score, comment) of the written answer ``discussion`` in the gradebook, once formgrader saved both."""
+    from nbgrader.api import Gradebook
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with Gradebook(f"sqlite:///{settings.course_dir / 'gradebook.db'}") as gb:
+            found = (gb.find_grade("discussion", "lab01", LAB, student).manual_score,
+                     gb.find_comment("discussion", "lab01", LAB, student).manual_comment)
+        if None not in found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def _service_token(settings) -> str:

@@ -37,7 +37,6 @@ from pathlib import Path
 from . import accounts
 
 REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 COURSE_ID = "optimization-and-training"   # as grading/nbgrader_config.py says
 
 
@@ -189,7 +188,7 @@ def _write_passwords(path: Path, new: list[tuple[str, str, str]]) -> None:
 def _lay_out_course(settings: Settings, roster: Path, people, seed_file: Path, labs) -> None:
     """The grader account's course: the lab sources and releases (copies), the roster with the Hub's user names,
     the hidden seed (a copy, 0600) and an nbgrader_config.py that is the repository's with this course's paths."""
-    from grading.pipeline.driver import complete_language_info
+    from grading.pipeline.driver import Course, complete_language_info
     from grading.pipeline.secret import hidden_seed
 
     course, grader = settings.course_dir, settings.grader
@@ -210,9 +209,10 @@ def _lay_out_course(settings: Settings, roster: Path, people, seed_file: Path, l
     secrets_dir.mkdir(exist_ok=True)
     if not (secrets_dir / "hidden_seed").exists():
         (secrets_dir / "hidden_seed").write_text(hidden_seed(seed_file) + "\n")
-    template = (HERE / "templates" / "course_nbgrader_config.py").read_text()
-    (course / "nbgrader_config.py").write_text(template.format(
-        repo=REPO, course=course, exchange=settings.exchange, etc=settings.path("etc")))
+    # the repository's nbgrader configuration with this course's directories, gradebook, seed and exchange
+    Course.in_directory(course, roster=course / "roster.csv").write_nbgrader_config(
+        before=("import os", f"os.environ.setdefault('LABLIB_HIDDEN_SEED_FILE', {str(secrets_dir / 'hidden_seed')!r})"),
+        after=(f"load_subconfig({str(settings.path('etc', 'common', 'nbgrader_config.py'))!r})  # noqa: F821",))
     for path in [course, *course.rglob("*")]:
         if not path.is_symlink():
             _own(path, grader)

@@ -48,18 +48,20 @@ class Course:
     hidden_seed: str | None = None      # None: the installation's secret (grading/.secrets/)
     sandbox: bool | None = None         # None: as configured (on); False only to measure what it costs
 
-    def write_nbgrader_config(self) -> Path:
+    def write_nbgrader_config(self, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> Path:
         """<root>/nbgrader_config.py: the course's configuration with this course's directories and gradebook, so
-        that nbgrader and formgrader started in <root> see this class (``python -m grading.pipeline formgrader``)."""
+        that nbgrader and formgrader started in <root> see this class (``python -m grading.pipeline formgrader``);
+        ``before`` and ``after`` are more lines of Python around it (the course server's, grading/hub/course.py)."""
         cfg = self.config()
         cd = cfg.CourseDirectory
         lines = ["# Written by grading/pipeline/driver.py (Course.write_nbgrader_config); rewritten on every run.",
-                 f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821", "c = get_config()  # noqa: F821"]
+                 *before, f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821", "c = get_config()  # noqa: F821"]
         lines += [f"c.CourseDirectory.{key} = {cd[key]!r}" for key in (
             "root", "submitted_directory", "autograded_directory", "feedback_directory", "db_url")]
         lines += [f"c.RebuildFromSource.{key} = {cfg.RebuildFromSource[key]!r}" for key in ("source_root", "release_root")]
         if self.root != REPO:
             lines.append(f"c.GradingExecute.hide = c.TrustedVerdict.hide = {[str(self.root)]!r}")
+        lines += after
         path = self.root / "nbgrader_config.py"
         path.write_text("\n".join(lines) + "\n")
         return path
