@@ -163,3 +163,126 @@ def wait_for_kernel(page, timeout: float = 60_000) -> None:
             const text = name ? name.textContent.trim() : '';
             return text && text !== 'No Kernel' && status && status.getAttribute('data-status') === 'idle';
         }""", timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The course server (grading/hub/): JupyterHub, its proxy and real Unix accounts, for a test
+
+def hub_unavailable() -> str | None:
+    """None when the course server can start here, else why not."""
+    from grading.hub.course import hub_python, proxy_command
+
+    if os.geteuid() != 0:
+        return "the course server creates Unix accounts and runs servers as them: it needs root"
+    if not proxy_command():
+        return "configurable-http-proxy is missing (tools/system-deps.sh installs it with npm into .node/)"
+    python = hub_python()
+    if python == sys.executable:
+        return ".venv-hub is missing (make .venv-hub/.installed: the servers' environment, runnable by every account)"
+    return None
+
+
+@dataclass
+class Hub:
+    base: str
+    settings: object            # grading.hub.course.Settings
+    passwords: dict
+    process: subprocess.Popen
+    log: Path
+    start_seconds: float
+
+    def url(self, path: str = "") -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def api(self, path: str, method: str = "GET", body: dict | None = None, token: str | None = None):
+        from grading.hub.pair import hub_api
+        from grading.hub.servers import service_token
+
+        return hub_api(path, method, body, url=f"{self.base}/hub/api", token=token or service_token(self.settings))
+
+    def run_as(self, user: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
+        """A command as ``user`` (runuser), in the course server's environment, with that account's HOME."""
+        import pwd
+
+        home = pwd.getpwnam(user).pw_dir
+        bin_dir = str(Path(self.settings.python).parent)
+        base = {"HOME": home, "USER": user, "PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT),
+                "LABLIB_HUB_STATE": self.settings.state, "LANG": "C.UTF-8"}
+        return subprocess.run(["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in {**base, **(env or {})}.items()),
+                               *args], cwd=cwd or home, capture_output=True, text=True, timeout=timeout)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _processes_of(uids: set[int]) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid in uids:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+@contextmanager
+def jupyterhub(roster: Path, *, timeout: float = 90, labs: tuple[str, ...] = ("lab01-gradient-descent",),
+               keep_log: Path | None = None):
+    """The course server, set up for ``roster`` with accounts of a test-unique prefix (no real account can
+    collide), its state (database, cookie secret, proxy token, exchange, course) in a new directory; on exit the
+    Hub and every server are stopped, and the accounts, groups and directory removed (the Hub's log is copied to
+    ``keep_log`` first)."""
+    import csv
+    import pwd
+    import tempfile
+
+    from grading.hub.__main__ import hub_command, remove
+    from grading.hub.course import setup
+
+    prefix = f"lt{secrets.token_hex(3)}-"
+    state = Path(tempfile.mkdtemp(prefix="lablib-hub-test-", dir="/tmp"))
+    os.chmod(state, 0o755)  # the accounts reach their homes, the exchange and the environment through it
+    ports = [free_port() for _ in range(4)]
+    settings = None
+    process = None
+    try:
+        settings = setup(roster, state / "srv", prefix=prefix, group_prefix=prefix, ports=tuple(ports), labs=labs)
+        with open(settings.path("initial-passwords.csv")) as fh:
+            passwords = {row["user"]: row["initial_password"] for row in csv.DictReader(fh)}
+        cmd, env = hub_command(settings)
+        log = state / "hub.log"
+        start = time.monotonic()
+        with open(log, "wb") as out:
+            process = subprocess.Popen(cmd, env=env, cwd=settings.path("hub"), stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        hub = Hub(f"http://127.0.0.1:{settings.port}", settings, passwords, process, log, 0.0)
+
+        def ready():
+            with urllib.request.urlopen(hub.url("hub/api/"), timeout=5) as response:
+                return response.status == 200
+        wait_until(ready, timeout, "JupyterHub", process, log)
+        hub.start_seconds = time.monotonic() - start
+        yield hub
+    finally:
+        if process is not None:
+            stop(process, grace=30)  # the Hub stops every server it started (cleanup_servers)
+        if settings is not None:
+            uids = set()
+            for name in [*settings.students, *settings.graders, settings.grader]:
+                try:
+                    uids.add(pwd.getpwnam(name).pw_uid)
+                except KeyError:
+                    pass
+            for pid in _processes_of(uids):  # a server the Hub could not stop: the test's own accounts only
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.5)
+            remove(settings)
+        if keep_log is not None and (state / "hub.log").exists():
+            keep_log.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(state / "hub.log", keep_log)
+        shutil.rmtree(state, ignore_errors=True)

@@ -17,6 +17,7 @@ if str(REPO) not in sys.path:
 # Modules that grade whole classes take one to two minutes each. pytest-xdist (--dist loadfile) hands modules
 # to the workers in collection order, so these go first (longest first) and the workers finish together.
 LONGEST_FIRST = (
+    "test_hub_e2e.py",                  # the course server in a real browser: about 5 minutes, one worker
     "test_pipeline_end_to_end.py",
     "test_grading_adversarial_lab01.py",
     "test_pipeline_sample_more_labs.py",

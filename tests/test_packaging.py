@@ -1,5 +1,6 @@
-"""The repository's promises: environment.yml lists what pyproject.toml lists, CI runs the
-README's test command, and the README gives exactly two set-up commands."""
+"""The repository's promises: environment.yml (instructors: everything) and environment-student.yml (students)
+list what pyproject.toml lists, CI runs the README's test command, and the README gives exactly two set-up
+commands."""
 import re
 import sys
 from pathlib import Path
@@ -21,18 +22,43 @@ def _requirement(spec: str) -> tuple[str, str]:
     return name.lower().replace("_", "-"), version.replace(" ", "")
 
 
-def test_environment_yml_lists_the_pyproject_packages():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = dict(_requirement(s) for s in project["dependencies"] + project["optional-dependencies"]["dev"]
-                  if ";" not in s or "python_version < '3.11'" not in s)
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+def _extra(project: dict, name: str) -> list[str]:
+    """An extra's requirements, with the project's own extras it names ("lablib[student]") expanded."""
+    specs = []
+    for spec in project["optional-dependencies"][name]:
+        own = re.match(rf"^{project['name']}\[(\w+)\]$", spec.strip())
+        specs += _extra(project, own.group(1)) if own else [spec]
+    return specs
+
+
+def _conda(path: Path) -> dict:
+    env = yaml.safe_load(path.read_text())
     conda = dict(_requirement(s) for s in env["dependencies"] if isinstance(s, str))
-    python = conda.pop("python")
-    assert python == ">=" + project["requires-python"].lstrip(">=")
     conda.pop("pip")
-    assert conda == wanted
-    pip_section = [d for d in env["dependencies"] if isinstance(d, dict)]
-    assert pip_section == [{"pip": ["--editable ."]}]
+    assert [d for d in env["dependencies"] if isinstance(d, dict)] == [{"pip": ["--editable ."]}]
+    return conda
+
+
+def _wanted(project: dict, *extras: str) -> dict:
+    specs = project["dependencies"] + [s for extra in extras for s in _extra(project, extra)]
+    return dict(_requirement(s) for s in specs if ";" not in s or "python_version < '3.11'" not in s)
+
+
+def test_environment_yml_lists_the_pyproject_packages():
+    """The instructors' environment: the library, the dev tools and the course server's packages."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda = _conda(ROOT / "environment.yml")
+    assert conda.pop("python") == ">=" + project["requires-python"].lstrip(">=")
+    assert conda == _wanted(project, "dev", "hub")
+
+
+def test_student_environment_lists_the_student_extra():
+    """The students' environment: the library, JupyterLab, live pairs and the Assignments tab, nothing else."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda = _conda(ROOT / "environment-student.yml")
+    assert conda.pop("python") == ">=" + project["requires-python"].lstrip(">=")
+    assert conda == _wanted(project, "student")
+    assert "jupyterhub" not in conda and "playwright" not in conda
 
 
 def _readme_commands():

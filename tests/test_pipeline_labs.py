@@ -2,6 +2,7 @@
 unfilled says "not implemented yet" and nothing else."""
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 
@@ -24,6 +25,25 @@ def stable(nb) -> list:
     return [cells, nb.metadata.get("kernelspec"), nb.nbformat]
 
 
+def test_released_files_leave_out_what_jupyterlab_writes(tmp_path):
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "lab01-checkpoint.ipynb").write_text("{}")
+    (tmp_path / "lab01.ipynb").write_text("{}")
+    assert released_files(tmp_path) == [Path("lab01.ipynb")]
+
+
+def test_released_notebooks_carry_the_kernels_language_info():
+    """Opening a lab in JupyterLab must not change it: the kernel's language_info is already there (else the
+    kernel's connection rewrites the notebook and autosave writes labs/)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    for lab in LABS:
+        for path in (REPO / "labs" / lab).glob("*.ipynb"):
+            info = nbformat.read(path, as_version=4).metadata.language_info
+            assert {k: v for k, v in info.items() if k != "version"} == \
+                {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}, path.name
+
+
 def test_there_is_a_lab():
     assert "lab01-gradient-descent" in LABS
 
@@ -37,11 +57,23 @@ def regenerated(tmp_path_factory):
     return work / "labs"
 
 
+def released_files(directory: Path) -> list[Path]:
+    """The files of a release directory that nbgrader releases: what JupyterLab leaves there (.ipynb_checkpoints/
+    after a lab was opened) is no part of it (nbgrader's CourseDirectory.ignore; git ignores it too)."""
+    from nbgrader.coursedir import CourseDirectory
+
+    ignored = CourseDirectory().ignore
+    return sorted(p.relative_to(directory) for p in directory.rglob("*") if p.is_file()
+                  and not any(fnmatch.fnmatch(part, pattern) for part in p.relative_to(directory).parts
+                              for pattern in ignored))
+
+
 @pytest.mark.parametrize("lab", LABS)
 def test_labs_are_in_sync_with_solutions(regenerated, lab):
-    fresh = sorted(p.relative_to(regenerated / lab) for p in (regenerated / lab).rglob("*") if p.is_file())
-    committed = sorted(p.relative_to(REPO / "labs" / lab) for p in (REPO / "labs" / lab).rglob("*") if p.is_file())
-    assert committed == fresh, f"labs/{lab} is out of date: run `python -m grading.pipeline generate {lab}`"
+    fresh, committed = released_files(regenerated / lab), released_files(REPO / "labs" / lab)
+    assert committed == fresh, (f"labs/{lab} is out of date (only in labs/: {sorted(set(committed) - set(fresh))}, "
+                                f"missing: {sorted(set(fresh) - set(committed))}): "
+                                f"run `python -m grading.pipeline generate {lab}`")
     for name in fresh:
         if name.suffix == ".ipynb":
             new = nbformat.read(regenerated / lab / name, as_version=4)

@@ -19,8 +19,12 @@ def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = N
         elif path.exists():
             path.unlink()
     sample = REPO / "grading" / "sample_class"
-    course = Course.in_directory(out, roster=sample / "roster.csv", pairs=sample / "pairs.csv", timeout=timeout,
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("roster.csv", "pairs.csv"):  # the class is self-contained: `publish --out`, `pair --out`
+        shutil.copyfile(sample / name, out / name)
+    course = Course.in_directory(out, roster=out / "roster.csv", pairs=out / "pairs.csv", timeout=timeout,
                                  budget=budget, hidden_seed=hidden_seed)
+    course.write_nbgrader_config()  # formgrader started in `out` sees this class (`formgrader --out`)
     shutil.copytree(sample / "submitted", course.path("submitted"))
     labs = sorted({lab.name for lab in course.path("submitted").glob("*/*") if lab.is_dir()})
     return [run(course, lab, progress=progress) for lab in labs]

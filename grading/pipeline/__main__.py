@@ -1,4 +1,5 @@
-"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish,pair,student-repo}`` (grading/README.md)."""
+"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish,pair,formgrader,student-repo}``
+(grading/README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,36 @@ def print_report(report, seconds: float | None = None) -> None:
     print(f"grades:       {report.csv_path}\ndistribution: {report.plot_path}")
 
 
+def course_in(out: Path) -> Course:
+    """The course kept in the work directory ``out`` (the demo's, or the course server's grader account's)."""
+    import os
+
+    out = out.resolve()
+    if not (out / "roster.csv").exists():
+        raise SystemExit(f"{out}/roster.csv is missing: --out names a course work directory (e.g. the demo's)")
+    if (out / ".secrets" / "hidden_seed").exists():  # the course server's grader keeps its copy of the seed there
+        os.environ.setdefault("LABLIB_HIDDEN_SEED_FILE", str(out / ".secrets" / "hidden_seed"))
+    return Course.in_directory(out, roster=out / "roster.csv")
+
+
+def formgrader(course: Course, port: int) -> int:
+    """JupyterLab in the course's root, which formgrader reads (its nbgrader_config.py says which class);
+    equations typeset by the MathJax this server serves (jupyter-server-mathjax), not a CDN."""
+    import subprocess
+
+    from grading.hub.servers import write_mathjax_template
+
+    import os
+
+    course.write_nbgrader_config()
+    data = course.root / ".jupyter-data"
+    write_mathjax_template(data, base_url="/")
+    env = {**os.environ, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data), os.environ.get("JUPYTER_PATH")]))}
+    print(f"formgrader on {course.root}: http://localhost:{port}/formgrader (Ctrl-C stops it)")
+    return subprocess.run([sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--no-browser",
+                           f"--ServerApp.root_dir={course.root}"], cwd=course.root, env=env).returncode
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading.pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,8 +84,14 @@ def main(argv=None) -> int:
     p_pair.add_argument("lab", help="the lab, or '*' for every lab")
     p_pair.add_argument("student")
     p_pair.add_argument("partner")
+    p_fg = sub.add_parser("formgrader", help="JupyterLab with formgrader on a course (e.g. the demo's class)")
+    p_fg.add_argument("--port", type=int, default=8888)
     for p in (p_demo, p_grade, p_pub, p_pair):
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for p in (p_grade, p_pub, p_pair, p_fg):
+        p.add_argument("--out", type=Path, default=None,
+                       help="a course work directory with its own roster.csv, submissions and gradebook (the "
+                            "demo's: output/demo/grading); default: the course itself (grading/)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -74,19 +111,21 @@ def main(argv=None) -> int:
             print_report(report)
         print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
         return 0
+    course = Course() if args.out is None else course_in(args.out)
+    if args.command == "formgrader":
+        return formgrader(course, args.port)
     if args.command == "pair":
         from .pairs import read_roster, register_pair
 
-        course = Course()
         register_pair(course.pairs, args.lab, args.student, args.partner, "instructor", read_roster(course.roster))
         print(f"{args.student} + {args.partner} registered as a pair of {args.lab} in {course.pairs}")
         if args.lab == "*" or not (course.path("autograded")).is_dir():
             print("publish each graded lab again to apply it (python -m grading.pipeline publish LAB)")
             return 0
     if args.command == "grade":
-        report = run(Course(), args.lab, progress=not args.no_progress)
+        report = run(course, args.lab, progress=not args.no_progress)
     else:
-        report = publish(Course(), args.lab, progress=not args.no_progress)
+        report = publish(course, args.lab, progress=not args.no_progress)
     print_report(report, time.perf_counter() - start)
     return 0
 

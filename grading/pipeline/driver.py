@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from traitlets.config import Config, PyFileConfigLoader
 
 from .export import prepare_gradebook
-from .intake import Intake, Limits, label, list_submissions, staging, take
+from .intake import TIMESTAMP_FILE, Intake, Limits, label, list_submissions, staging, take
 from .names import valid_student_id
 
 if TYPE_CHECKING:
@@ -55,6 +55,24 @@ class Course:
     hidden_seed: str | None = None      # None: the installation's secret (grading/.secrets/)
     sandbox: bool | None = None         # None: as configured (on); False only to measure what it costs
     intake: Limits = field(default_factory=Limits)   # what a submission may be (intake.py)
+
+    def write_nbgrader_config(self, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> Path:
+        """<root>/nbgrader_config.py: the course's configuration with this course's directories and gradebook, so
+        that nbgrader and formgrader started in <root> see this class (``python -m grading.pipeline formgrader``);
+        ``before`` and ``after`` are more lines of Python around it (the course server's, grading/hub/course.py)."""
+        cfg = self.config()
+        cd = cfg.CourseDirectory
+        lines = ["# Written by grading/pipeline/driver.py (Course.write_nbgrader_config); rewritten on every run.",
+                 *before, f"load_subconfig({str(CONFIG_FILE)!r})  # noqa: F821", "c = get_config()  # noqa: F821"]
+        lines += [f"c.CourseDirectory.{key} = {cd[key]!r}" for key in (
+            "root", "submitted_directory", "autograded_directory", "feedback_directory", "db_url")]
+        lines += [f"c.RebuildFromSource.{key} = {cfg.RebuildFromSource[key]!r}" for key in ("source_root", "release_root")]
+        if self.root != REPO:
+            lines.append(f"c.GradingExecute.hide = c.TrustedVerdict.hide = {[str(self.root)]!r}")
+        lines += after
+        path = self.root / "nbgrader_config.py"
+        path.write_text("\n".join(lines) + "\n")
+        return path
 
     @classmethod
     def in_directory(cls, work: Path, roster: Path, *, link_labs: bool = True, **kwargs) -> Course:
@@ -135,6 +153,31 @@ def generate(course: Course, lab: str) -> None:
     result = _api(course).generate_assignment(lab, force=True, create=True)
     if not result["success"]:
         raise PipelineError(f"nbgrader generate_assignment {lab} failed:\n{result.get('error') or result.get('log')}")
+    for notebook in (course.root / course.config().CourseDirectory.release_directory / lab).glob("*.ipynb"):
+        complete_language_info(notebook)
+
+
+def complete_language_info(notebook: Path, language_info: dict | None = None) -> bool:
+    """Give a released notebook the kernel's full ``language_info`` (ipykernel's, this Python's version);
+    True when it changed.
+
+    nbgrader writes only ``{"name": "python"}``; JupyterLab sets the kernel's full value the moment a kernel
+    connects, which changes the notebook, and autosave (or jupyter-collaboration) rewrites the file: opening a
+    lab in labs/ modified the repository. With the kernel's own value nothing changes (for kernels of the same
+    Python version: the course server's set-up writes its own, grading/hub/course.py)."""
+    import json
+
+    if language_info is None:
+        from ipykernel.ipkernel import IPythonKernel
+
+        language_info = dict(IPythonKernel.language_info)
+    text = notebook.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    if nb.get("metadata", {}).get("language_info") == language_info:
+        return False
+    nb.setdefault("metadata", {})["language_info"] = language_info
+    notebook.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
 
 
 def import_roster(course: Course) -> dict[str, dict]:
@@ -245,12 +288,13 @@ def _require_sandbox(course: Course) -> None:
 
 def feedback(course: Course, lab: str, students: list[str], progress: bool = True) -> dict:
     """Feedback HTML for each autograded student; {student: error or ''}. The feedback folder keeps only the
-    notebooks' HTML: nbgrader would also copy there every other file of the autograded folder."""
+    notebooks' HTML and the intake's canonical ``timestamp.txt`` (nbgrader's release_feedback names the feedback
+    by it): nbgrader would also copy there every other file of the autograded folder."""
     from tqdm.auto import tqdm
 
     api = _api(course)
     errors = {}
-    keep = {Path(name).with_suffix(".html").name for name in course.notebooks(lab)}
+    keep = {Path(name).with_suffix(".html").name for name in course.notebooks(lab)} | {TIMESTAMP_FILE}
     for student in tqdm(students, desc=f"feedback {lab}", unit="submission", disable=not progress):
         if not (course.path("autograded") / student / lab).is_dir():
             continue
@@ -282,9 +326,9 @@ def credit_partners(course: Course, lab: str, credits, graded: set[str]) -> dict
             source = base / (credit.submission or "") / lab
             if credit.submission and credit.submission != student and source.is_dir():
                 target.mkdir(parents=True)
-                for html in source.glob("*.html"):
-                    if html.is_file() and not html.is_symlink():
-                        shutil.copyfile(html, target / html.name)
+                for kept in [*source.glob("*.html"), source / TIMESTAMP_FILE]:  # the pair's submission time too
+                    if kept.is_file() and not kept.is_symlink():
+                        shutil.copyfile(kept, target / kept.name)
         except Exception as exc:
             errors[student] = f"{type(exc).__name__}: {exc}"
     return errors

@@ -8,8 +8,12 @@ from pathlib import Path
 SECRET_FILE = Path(__file__).resolve().parent.parent / ".secrets" / "hidden_seed"
 
 
-def hidden_seed(path: Path = SECRET_FILE) -> str:
-    """The seed (a decimal integer string), created with ``secrets`` the first time it is needed."""
+def hidden_seed(path: Path | None = None) -> str:
+    """The seed (a decimal integer string), created with ``secrets`` the first time it is needed.
+
+    ``$LABLIB_HIDDEN_SEED_FILE`` names another file: the course server's grader account keeps its copy in its
+    own course directory (grading/hub/course.py), since it cannot read the repository's grading/.secrets/."""
+    path = Path(path or os.environ.get("LABLIB_HIDDEN_SEED_FILE") or SECRET_FILE)
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # written in full under a temporary name, then linked into place: a concurrent first use (two

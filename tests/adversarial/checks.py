@@ -565,14 +565,15 @@ def print_costs(report, corpus) -> None:
 
 
 def test_feedback_and_autograded_hold_only_the_kits_own_files(graded):
-    """Breach 3: nothing but the feedback HTML reaches feedback/, nothing but the staged notebook and timestamp
-    reaches autograded/, and no secret's content is in either."""
+    """Breach 3: nothing but the feedback HTML and the intake's canonical timestamp reaches feedback/, nothing but
+    the staged notebook and timestamp reaches autograded/, and no secret's content is in either."""
     course, lab = graded["course"], graded["lab"]
     name = source_notebook(lab).name
     secrets = [SEED, (REPO / "grading" / ".secrets" / "hidden_seed").read_text().strip(), "SQLite format 3"]
     if os.access("/etc/shadow", os.R_OK):
         secrets.append(Path("/etc/shadow").read_text().splitlines()[0])
-    for step, allowed in (("feedback", {name.replace(".ipynb", ".html")}), ("autograded", {name, "timestamp.txt"})):
+    for step, allowed in (("feedback", {name.replace(".ipynb", ".html"), "timestamp.txt"}),
+                          ("autograded", {name, "timestamp.txt"})):
         for folder in course.path(step).glob(f"*/{lab}"):
             entries = {p.name: p for p in folder.iterdir()}
             assert set(entries) <= allowed, (step, folder, sorted(entries))
