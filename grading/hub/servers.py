@@ -17,9 +17,9 @@ every server with ``Content-Security-Policy: frame-ancestors 'none'`` so that a 
 origin cannot frame and drive a grader's session (nbgrader #1870; nbgrader reverted its 'self' override for
 that reason). The kit keeps that protection and switches JupyterLab's Formgrader menu entry (the iframe) off.
 
-Equations in formgrader are typeset offline by MathJax 2 from the ``jupyter-server-mathjax`` package, served by
-the grader's server itself: nbconvert's ``mathjax`` macro (a CDN URL) is replaced for formgrader's pages by
-templates/formgrader/mathjax.html.j2 (``write_mathjax_template``, found through the service's JUPYTER_PATH).
+Equations in formgrader's submission pages are MathML written on the server by the kit's hardened formgrade
+template (grading/pipeline/formgrader_safety.py, installed by grading/nbgrader_config.py): no MathJax, no CDN,
+no script from any page a student wrote.
 """
 from __future__ import annotations
 
@@ -31,24 +31,7 @@ from .course import REPO, Settings
 
 NBGRADER_LAB = "@jupyter/nbgrader"
 INSTRUCTOR_UI = ("create-assignment", "formgrader", "course-list")
-HERE = Path(__file__).resolve().parent
 SERVICE_PREFIX = "/services/formgrader/"
-# jupyter-server-mathjax's MathJax 2, served by the grader's own server (its static files, under its prefix)
-MATHJAX_PATH = "static/jupyter_server_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
-
-
-def write_mathjax_template(data_dir: Path, base_url: str) -> Path:
-    """nbconvert's ``mathjax`` macro for formgrader's pages, loading MathJax from the server at ``base_url``.
-
-    ``data_dir`` goes first on the server's JUPYTER_PATH: nbconvert looks for a template's files in
-    <data dir>/nbconvert/templates/<template>/ of each data directory, the formgrade template's own before the
-    classic and base templates (where nbconvert's macro is)."""
-    directory = data_dir / "nbconvert" / "templates" / "formgrade"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "mathjax.html.j2"
-    path.write_text((HERE / "templates" / "formgrader" / "mathjax.html.j2").read_text().replace(
-        "@MATHJAX_URL@", base_url.rstrip("/") + "/" + MATHJAX_PATH))
-    return path
 
 COMMON_NBGRADER_CONFIG = '''\
 # Written by `python -m grading.hub setup` (grading/hub/servers.py); set-up rewrites it.
@@ -96,7 +79,6 @@ def write_server_config(settings: Settings) -> None:
                                 # shell would take Debian's /etc/profile PATH instead
                                 "terminado_settings": {"shell_command": ["/bin/bash"]}}}
         (etc / kind / "jupyter_server_config.json").write_text(json.dumps(server, indent=1))
-    write_mathjax_template(etc / "grader" / "data", SERVICE_PREFIX)  # the service's JUPYTER_PATH
     (etc / "common").mkdir(parents=True, exist_ok=True)
     (etc / "common" / "nbgrader_config.py").write_text(COMMON_NBGRADER_CONFIG.format(
         repo=str(REPO), course=settings.course, exchange=str(settings.exchange)))
@@ -146,7 +128,6 @@ def formgrader_service(settings: Settings) -> dict:
         "environment": {
             "JUPYTERHUB_DEFAULT_URL": "/formgrader",
             "JUPYTER_CONFIG_PATH": config_path(settings, "grader"),
-            "JUPYTER_PATH": str(settings.path("etc", "grader", "data")),  # formgrader's offline MathJax
             "LABLIB_HUB_STATE": settings.state,
             "LABLIB_HIDDEN_SEED_FILE": str(settings.course_dir / ".secrets" / "hidden_seed"),
             "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",

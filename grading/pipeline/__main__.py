@@ -47,21 +47,14 @@ def course_in(out: Path) -> Course:
 
 
 def formgrader(course: Course, port: int) -> int:
-    """JupyterLab in the course's root, which formgrader reads (its nbgrader_config.py says which class);
-    equations typeset by the MathJax this server serves (jupyter-server-mathjax), not a CDN."""
+    """JupyterLab in the course's root, which formgrader reads (its nbgrader_config.py says which class); the
+    kit's hardened formgrade pages carry equations as MathML (no CDN)."""
     import subprocess
 
-    from grading.hub.servers import write_mathjax_template
-
-    import os
-
     course.write_nbgrader_config()
-    data = course.root / ".jupyter-data"
-    write_mathjax_template(data, base_url="/")
-    env = {**os.environ, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data), os.environ.get("JUPYTER_PATH")]))}
     print(f"formgrader on {course.root}: http://localhost:{port}/formgrader (Ctrl-C stops it)")
     return subprocess.run([sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--no-browser",
-                           f"--ServerApp.root_dir={course.root}"], cwd=course.root, env=env).returncode
+                           f"--ServerApp.root_dir={course.root}"], cwd=course.root).returncode
 
 
 def main(argv=None) -> int:

@@ -368,10 +368,12 @@ def scan_notebook(nb, expected_ids: set[str] | None = None) -> list[Finding]:
         label = f"cell {index} ({grade_id!r})" if grade_id else f"cell {index}"
         first = (cell.source.strip().splitlines() or [""])[0].strip()[:120]
         if expected_ids is not None and (md.get("grade") or md.get("locked")) and grade_id not in expected_ids:
+            shown = code_span(repr(grade_id))   # the student's text: literal in the grader-facing report
             findings.append(Finding(NOTEBOOK, label, 1, first,
-                                    f"graded/locked cell with grade_id {grade_id!r}, which the lab does not have"))
+                                    f"graded/locked cell with grade_id {shown}, which the lab does not have"))
         if grade_id is not None and ids[grade_id] > 1:
-            findings.append(Finding(NOTEBOOK, label, 1, first, f"grade_id {grade_id!r} is used by more than one cell"))
+            findings.append(Finding(NOTEBOOK, label, 1, first,
+                                    f"grade_id {code_span(repr(grade_id))} is used by more than one cell"))
         if cell.cell_type == "code":
             findings += scanner.scan(cell.source, label, answer=bool(md.get("solution")))
     return findings
