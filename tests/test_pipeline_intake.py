@@ -313,3 +313,28 @@ def test_staging_is_private_and_recognised(tmp_path):
 def test_names_are_shown_inert():
     assert shown("<img src=x onerror=alert(1)>") == r"'\x3cimg src\x3dx onerror\x3dalert\x281\x29\x3e'"
     assert shown("a\u202eb\n") == r"'a\u202eb\x0a'" and shown("x" * 100, 5) == "'xxxxx...'"
+
+
+def test_the_submission_secret_is_read_like_the_submission(tmp_path):
+    """nbgrader's submission_secret.txt (it names the feedback in the exchange) is read with no link followed,
+    bounded, and only when it is a hex string."""
+    from grading.pipeline.intake import read_submission_secret
+
+    submitted = tmp_path / "submitted"
+    folder = hand_in(submitted)
+    assert read_submission_secret(submitted, "ann", LAB) is None            # none written
+    (folder / "submission_secret.txt").write_text("ab" * 64 + "\n")
+    assert read_submission_secret(submitted, "ann", LAB) == "ab" * 64
+    for content in ("<script>", "ab" * 200, "", "../../etc"):
+        (folder / "submission_secret.txt").write_text(content)
+        assert read_submission_secret(submitted, "ann", LAB) is None, content
+    (folder / "submission_secret.txt").unlink()
+    elsewhere = tmp_path / "secret.txt"
+    elsewhere.write_text("cd" * 64)
+    (folder / "submission_secret.txt").symlink_to(elsewhere)
+    assert read_submission_secret(submitted, "ann", LAB) is None
+    hand_in(submitted, "bob")
+    (submitted / "bob" / LAB / "submission_secret.txt").write_text("ef" * 64)
+    (submitted / "eve").symlink_to(submitted / "bob")                        # a student folder that is a link
+    assert read_submission_secret(submitted, "eve", LAB) is None
+    assert read_submission_secret(submitted, "../bob", LAB) is None

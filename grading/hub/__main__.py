@@ -56,9 +56,10 @@ def collect(settings: Settings, lab: str) -> None:
 
 
 def release_feedback(settings: Settings, lab: str) -> int:
-    """nbgrader release_feedback (the submitters), then each student's feedback into feedback_for/<student>/
-    (partners credited by the pair rule included); returns how many students got feedback there."""
-    _nbgrader(settings, "release_feedback", lab)
+    """Each submitter's feedback where nbgrader's Fetch Feedback looks for it, then each student's feedback into
+    feedback_for/<student>/ (partners credited by the pair rule included); returns how many students got feedback
+    there."""
+    release_to_exchange(settings, lab)
     mailboxes = settings.exchange / settings.course / "feedback_for"
     count = 0
     for html in sorted((settings.course_dir / "feedback").glob(f"*/{lab}/*.html")):
@@ -72,6 +73,31 @@ def release_feedback(settings: Settings, lab: str) -> int:
         target.chmod(0o640)
         count += 1
     return count
+
+
+def release_to_exchange(settings: Settings, lab: str) -> int:
+    """nbgrader's release_feedback, done by the kit: the feedback HTML of each student who submitted goes to
+    <exchange>/<course>/feedback/<md5(submission secret + notebook)>.html, where the student's Fetch Feedback
+    finds it. nbgrader's own step reads submission_secret.txt from the feedback folder, which holds only the kit's
+    HTML and timestamp (and a partner, credited with a classmate's submission, has no secret of their own); the
+    secret is read from the submission instead, as the intake reads a submission (no link followed, bounded)."""
+    from nbgrader.utils import notebook_hash
+
+    from grading.pipeline.intake import read_submission_secret
+
+    outbound = settings.exchange / settings.course / "feedback"
+    released = 0
+    for html in sorted((settings.course_dir / "feedback").glob(f"*/{lab}/*.html")):
+        secret = read_submission_secret(settings.course_dir / "submitted", html.parent.parent.name, lab)
+        if secret is None:
+            continue
+        target = outbound / f"{notebook_hash(secret=secret, notebook_id=html.stem)}.html"
+        partial = target.with_name(target.stem + "-tmp.html")
+        shutil.copyfile(html, partial)
+        partial.chmod(0o644)   # world-readable like nbgrader's: the name is the secret
+        os.replace(partial, target)
+        released += 1
+    return released
 
 
 def main(argv=None) -> int:

@@ -200,6 +200,33 @@ def take(submitted: Path, student: str, lab: str, notebook_names, stage_to: Path
     return intake
 
 
+SUBMISSION_SECRET_FILE = "submission_secret.txt"   # nbgrader's exchange: names the submitter's feedback file
+_SUBMISSION_SECRET = re.compile(r"[0-9a-f]{16,256}\Z")
+
+
+def read_submission_secret(submitted: Path, student: str, lab: str) -> str | None:
+    """The ``submission_secret.txt`` nbgrader's exchange wrote into ``submitted/<student>/<lab>/`` (a hex string
+    that names the student's feedback in the exchange), read as the intake reads a submission: no link followed,
+    at most 256 bytes; None when it is missing or is anything but a hex string."""
+    if not valid_student_id(student):
+        return None
+    fds = []
+    try:
+        fds.append(os.open(submitted, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        for name, what in ((student, "student folder"), (lab, "lab folder")):
+            fds.append(_open_dir(fds[-1], name, what))
+        owner = os.fstat(fds[-1]).st_uid
+        raw = _read_file(fds[-1], SUBMISSION_SECRET_FILE, 256, owner if owner != os.geteuid() else None,
+                         SUBMISSION_SECRET_FILE)
+    except (_Refused, OSError):
+        return None
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+    secret = raw.decode("ascii", "replace").strip()
+    return secret if _SUBMISSION_SECRET.match(secret) else None
+
+
 def _open_dir(parent_fd: int, name: str, what: str) -> int:
     try:
         fd = os.open(name, _OPEN_DIR, dir_fd=parent_fd)
