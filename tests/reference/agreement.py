@@ -1,19 +1,14 @@
-"""How closely lablib agrees with PyTorch and Keras, per convention: a printed report, not a test.
+"""How closely lablib agrees with PyTorch and Keras, per convention: a printed report (the tests assert).
 
     python tests/reference/agreement.py                        # the stored fixtures only
     KERAS_BACKEND=torch python tests/reference/agreement.py    # and live torch / keras, when both import
 
-For each convention lablib shares with a framework (batch norm presets, activations, losses, optimizers,
-schedules, ReduceLROnPlateau, early stopping, clipping, the 2-2-2 network) it runs lablib on the inputs stored in
-tests/reference/*.json and compares with the framework numbers stored there ("fixture") and, when torch and keras
-import, with the same numbers computed now by the make_*_reference.py functions ("live"). Rows whose reference is
-an equation (the course's batch norm running average, central differences) need no framework.
-
-Two relative differences per row, each the maximum over the values compared:
-    elementwise  |a - b| / max(|b|, 2.2e-308)            (0 where a == b, also for equal infinities)
-    scaled       |a - b| / max |b| over the values compared together (one step's out, one step's dx, dgamma,
-                 dbeta, one trajectory step, ...): the tests' convention, blind to cancellation near 0
-with a = lablib and b = the reference. The tests assert the tolerances; this script only measures.
+lablib runs on the inputs in tests/reference/*.json; its numbers are compared with the frameworks' numbers stored
+there ("fixture") and, when torch and keras import, computed now by the make_*_reference.py functions ("live");
+some references are equations (the course's batch norm average, central differences). Per row, the maxima of
+    elementwise  |a - b| / max(|b|, 2.2e-308)   (0 where a == b), a = lablib, b = the reference, and
+    scaled       |a - b| / max |b| over one group compared together (one step's out, or its dx, dgamma, dbeta;
+                 one optimizer step): the tests' convention, blind to cancellation near 0.
 """
 from __future__ import annotations
 
@@ -32,8 +27,6 @@ from _reference import fixture, optim_reference_script  # noqa: E402
 
 from lablib import backprop, clip, gradcheck, mlp, nn, optim, schedules  # noqa: E402
 
-FIXTURES = ["nn_batchnorm", "nn_activations", "nn_losses", "optim_torch", "optim_keras", "schedules_keras",
-            "schedules_torch", "clip_keras", "clip_torch"]
 ROWS: dict = {}  # (convention, reference, source) -> [elementwise, scaled, number of values]
 
 
@@ -64,11 +57,10 @@ def batchnorm(data, source):
         if key.endswith("default"):
             name = f"{framework.upper()}_BATCHNORM"
             options = getattr(nn, name)
-        elif framework == "torch":  # torch's momentum weights the new value, lablib's the old one
-            name = "torch momentum m as 1 - m"
-            options = {"momentum": 1 - case["torch_momentum"], "eps": case["eps"], "unbiased_running_var": True}
-        else:
-            name, options = "keras momentum as is", {"momentum": case["keras_momentum"], "eps": case["eps"]}
+        else:  # torch's momentum weights the new value, Keras' and lablib's the old one
+            name = "torch momentum m as 1 - m" if framework == "torch" else "keras momentum as is"
+            momentum = 1 - case["torch_momentum"] if framework == "torch" else case["keras_momentum"]
+            options = {"momentum": momentum, "eps": case["eps"], "unbiased_running_var": framework == "torch"}
         course = {**nn.COURSE_BATCHNORM, "eps": case["eps"]}  # its running statistics are nobody else's
         for label, opts, running in ((name, options, True), ("COURSE_BATCHNORM", course, False)):
             gamma, beta = np.array(case["gamma"]), np.array(case["beta"])
@@ -78,12 +70,13 @@ def batchnorm(data, source):
                 if running:
                     compare(f"batch norm {label}: running mean, var", framework, source,
                             [state["running_mean"], state["running_var"]], [step["running_mean"], step["running_var"]])
-                if running or step["train"]:
-                    compare(f"batch norm {label}: out, dx, dgamma, dbeta", framework, source, out, step["out"])
-                if "dx" in step and (running or step["train"]):
+                elif not step["train"]:
+                    continue  # test mode uses the running statistics
+                compare(f"batch norm {label}: out, dx, dgamma, dbeta", framework, source, out, step["out"])
+                if "dx" in step:
                     compare(f"batch norm {label}: out, dx, dgamma, dbeta", framework, source,
                             nn.batchnorm_backward(np.array(step["dout"]), cache),
-                            [step["dx"], step["dgamma"], step["dbeta"]])
+                            [step[k] for k in ("dx", "dgamma", "dbeta")])
 
 
 def course_batchnorm_equation(data):
@@ -208,14 +201,13 @@ def lr_schedules(keras_data, torch_data, source):
 
 
 def clipping(keras_data, torch_data, source):
-    fns = {"clipnorm": clip.clip_by_norm, "clipvalue": clip.clip_by_value,
-           "global_clipnorm": lambda g, c: clip.clip_by_global_norm(g, c)[0]}
-    names = {"clipnorm": "clip_by_norm", "clipvalue": "clip_by_value", "global_clipnorm": "clip_by_global_norm"}
     grads = [np.array(g) for g in keras_data["grads"]]
-    for key, value in keras_data.items():
+    name = {"clipnorm": "clip_by_norm", "clipvalue": "clip_by_value", "global_clipnorm": "clip_by_global_norm"}
+    for key, value in keras_data.items():  # "clipnorm=1": clip_by_norm(grads, 1), ...
         kind, _, max_value = key.partition("=")
-        if kind in fns:
-            compare(names[kind], "keras", source, fns[kind](grads, float(max_value)), value)
+        if kind in name:
+            ours = getattr(clip, name[kind])(grads, float(max_value))
+            compare(name[kind], "keras", source, ours[0] if kind == "global_clipnorm" else ours, value)
     grads = [np.array(g) for g in torch_data["grads"]]
     for case in torch_data["cases"]:
         if case["kind"] == "clip_grad_value_":
@@ -270,10 +262,10 @@ def live_data():
     """The fixtures' content computed now by the frameworks (the generators' seeds; the stored optimizer inputs)."""
     import make_nn_reference as nnref  # imports torch and keras, sets float64 in both
 
-    ref = optim_reference_script()
-    optim_runs = {name: {**fix, "cases": [{**c, "trajectory": getattr(ref, f"run_{name[6:]}_optim")(c, fix)}
-                                          for c in fix["cases"]]}
-                  for name, fix in ((n, fixture(n)) for n in ("optim_torch", "optim_keras"))}
+    ref, optim_runs = optim_reference_script(), {name: fixture(name) for name in ("optim_torch", "optim_keras")}
+    for name, run_framework in (("optim_torch", ref.run_torch_optim), ("optim_keras", ref.run_keras_optim)):
+        data = optim_runs[name]
+        data["cases"] = [{**case, "trajectory": run_framework(case, data)} for case in data["cases"]]
     batchnorm_cases = {"torch_default": nnref.torch_batchnorm(0, 4, momentum=0.1, eps=1e-5),  # as its __main__
                        "torch_custom": nnref.torch_batchnorm(1, 3, momentum=0.25, eps=1e-3),
                        "keras_default": nnref.keras_batchnorm(2, 4),
@@ -284,7 +276,7 @@ def live_data():
 
 
 def main():
-    stored = {name: fixture(name) for name in FIXTURES}
+    stored = {path.stem: fixture(path.stem) for path in HERE.glob("*.json")}
     stored["nn_batchnorm"] = {k: v for k, v in stored["nn_batchnorm"].items() if isinstance(v, dict)}  # no versions
     run(stored, "fixture")
     course_batchnorm_equation(stored["nn_batchnorm"])
@@ -305,7 +297,10 @@ def main():
     header = ("convention", "reference", "source", "elementwise", "scaled", "values")
     widths = [max(len(str(k[i])) for k in [*ROWS, header]) for i in range(3)]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)), "| elementwise |   scaled | values")
-    for key, (elementwise, scaled, n) in ROWS.items():
+    first = {}
+    for i, key in enumerate(ROWS):
+        first.setdefault(key[:2], i)
+    for key, (elementwise, scaled, n) in sorted(ROWS.items(), key=lambda item: first[item[0][:2]]):
         print(" | ".join(str(k).ljust(w) for k, w in zip(key, widths)), f"| {elementwise:11.2e} | {scaled:8.2e} |",
               f"{n:6d}")
 
