@@ -284,8 +284,8 @@ def test_report_markdown_groups_by_category():
     headings = [line[5:] for line in report.splitlines() if line.startswith("#### ")]
     assert headings == [c for c in CATEGORIES if c in categories]  # in the fixed category order
     process = report.split(f"#### {PROCESS}")[1].split("####")[0]
-    assert "- cell 0, line 3: `os._exit(0)` — " in process and "socket" not in process
-    assert "- cell 7 \\(\\'f\\'\\), line 2: `` x = `1` `` — " in report  # the label is escaped markdown
+    assert "- `cell 0`, line 3: `os._exit(0)` — " in process and "socket" not in process
+    assert "- `cell 7 ('f')`, line 2: `` x = `1` `` — " in report  # the label (it quotes a grade_id) is a code span
 
 
 def test_ipython_syntax_is_translated_only_in_cells_of_bounded_size(monkeypatch):
@@ -306,3 +306,14 @@ def test_ipython_syntax_is_translated_only_in_cells_of_bounded_size(monkeypatch)
 @pytest.mark.parametrize("source", ["x = " + "+1" * 40_000, "x = " + "-" * 99_000 + "1", "a" + ".b" * 40_000])
 def test_code_nested_too_deeply_for_the_parser_is_reported_not_crashed_on(source):
     assert [f.category for f in scan_source(source)] == [UNPARSABLE]
+
+
+def test_a_hostile_grade_id_is_literal_text_in_the_report():
+    """A grade_id is the student's text: the grader-facing report quotes it where no renderer reads markup."""
+    from grading.pipeline.html_safety import unsafe_markdown
+
+    hostile = '<img src=x onerror="alert(1)">`` [a](javascript:alert(2))'
+    cell = new_code_cell("print('extra')")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": hostile, "locked": True}
+    report = report_markdown(scan_notebook(new_notebook(cells=[cell, cell]), expected_ids={"f"}))
+    assert report.count("grade_id") >= 2 and unsafe_markdown(report) == [], report

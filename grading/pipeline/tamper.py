@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 
 from IPython.core.inputtransformer2 import TransformerManager
 
-from .html_safety import code_span, escape_markdown
+from .html_safety import code_span
 
 DYNAMIC_CODE, IPYTHON_INTERNALS, PATCHING = "dynamic code", "IPython internals", "patching"
 FILE_ACCESS, PROCESS, NETWORK, LABLIB_INTERNALS = "file access", "process control", "network", "lablib internals"
@@ -390,5 +390,5 @@ def report_markdown(findings) -> str:
         out.append(f"\n#### {category}\n")
         for f in (f for f in findings if f.category == category):
             code = f" {code_span(f.snippet)}" if f.snippet else ""   # student text: literal, never markdown/HTML
-            out.append(f"- {escape_markdown(f.cell)}, line {f.line}:{code} — {f.why}")
+            out.append(f"- {code_span(f.cell)}, line {f.line}:{code} — {f.why}")   # a cell label quotes its grade_id
     return "\n".join(out) + "\n"
