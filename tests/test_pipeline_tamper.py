@@ -315,5 +315,6 @@ def test_a_hostile_grade_id_is_literal_text_in_the_report():
     hostile = '<img src=x onerror="alert(1)">`` [a](javascript:alert(2))'
     cell = new_code_cell("print('extra')")
     cell.metadata["nbgrader"] = {"grade": True, "grade_id": hostile, "locked": True}
-    report = report_markdown(scan_notebook(new_notebook(cells=[cell, cell]), expected_ids={"f"}))
+    twice = [cell, new_code_cell("print('extra')", metadata=cell.metadata)]
+    report = report_markdown(scan_notebook(new_notebook(cells=twice), expected_ids={"f"}))
     assert report.count("grade_id") >= 2 and unsafe_markdown(report) == [], report
