@@ -14,6 +14,7 @@ from _notebooks import (
     code_cells,
     execute,
     probed,
+    stdout_of,
     text_of,
 )
 
@@ -80,17 +81,11 @@ def test_activation_explorer_with_the_students_functions_matches_lablib(executed
     assert shown["elu"]["derivative"][200] == 0.5 and shown["leaky_relu"]["derivative"][200] == 0.35
 
 
-def _stdout_of(nb, text):
-    cells = [c for c in code_cells(nb) if text in c.source]
-    assert len(cells) == 1, text
-    return text_of(cells[0])
-
-
 def test_the_courses_running_average_is_compared_with_keras_and_pytorch(executed):
     """Same training outputs in every convention; the course's average starts at the first batch (near the true
     mean 2 after 10 batches, where Keras' still leans on its initial 0), and its averaged sigma settles below the
     averaged variance ((E sigma_B)^2 = 0.815 sigma^2 for N = 8, against (N - 1)/N = 0.875)."""
-    out = _stdout_of(executed, "preset_forward(nn.COURSE_BATCHNORM)")
+    out = stdout_of(executed, "preset_forward(nn.COURSE_BATCHNORM)")
     assert "yours, m=0.99, eps=1e-3 vs KERAS_BATCHNORM: largest difference of the training outputs 0.0e+00, running " \
            "means 0.0e+00, running variances 0.0e+00, test outputs 0.0e+00" in out
     assert "COURSE_BATCHNORM vs KERAS_BATCHNORM: largest difference of the training outputs 0.0e+00" in out
@@ -102,7 +97,7 @@ def test_the_courses_running_average_is_compared_with_keras_and_pytorch(executed
 
 
 def test_the_courses_start_rescues_inference_after_a_short_run(executed):
-    out = _stdout_of(executed, '("batch norm, the course\'s", nn.COURSE_BATCHNORM)')
+    out = stdout_of(executed, '("batch norm, the course\'s", nn.COURSE_BATCHNORM)')
     accuracy = {m.group(1): float(m.group(2))
                 for m in re.finditer(r"^(.+?) *: training loss .*?validation accuracy ([\d.]+)%", out, re.M)}
     assert len(accuracy) == 4, out
@@ -110,7 +105,7 @@ def test_the_courses_start_rescues_inference_after_a_short_run(executed):
 
 
 def test_the_activation_ranking_reports_accuracy_and_run_time(executed):
-    out = _stdout_of(executed, "RANKING = {")
+    out = stdout_of(executed, "RANKING = {")
     rows = re.findall(r"^ +(\d) +(\w+) +([\d.]+)% ± ([\d.]+)% +([\d.]+) ms +([\d.]+) ms", out, re.M)
     assert [name for _, name, *_ in rows] == ["selu", "elu", "leaky_relu", "relu", "tanh", "sigmoid"], out
     accuracy = {name: float(a) for _, name, a, *_ in rows}

@@ -14,6 +14,7 @@ from _notebooks import (
     code_cells,
     execute,
     probed,
+    stdout_of,
 )
 
 from lablib import data, mlp, optim
@@ -102,20 +103,14 @@ def test_explorer_shows_the_accuracies_lablib_computes(executed):
     assert gain.mean() > 3 * gain.std(ddof=1) / np.sqrt(len(gain))
 
 
-def _stdout_of(nb, text):
-    cells = [c for c in code_cells(nb) if text in c.source]
-    assert len(cells) == 1, text
-    return "".join(o.get("text", "") for o in cells[0].outputs if o.get("name") == "stdout")
-
-
 def test_cifar_cell_loads_the_resized_images_or_says_cleanly_that_they_are_absent(executed):
-    text = _stdout_of(executed, "data.load_cifar10(grayscale=True, size=28, download=False)")
+    text = stdout_of(executed, "data.load_cifar10(grayscale=True, size=28, download=False)")
     assert ("CIFAR-10 is not on this machine" in text and "skipped" in text) or \
         "CIFAR-10 as grayscale 28 x 28: X_train (50000, 784), X_test (10000, 784)" in text, text
 
 
 def test_resized_images_have_the_pretrained_format_and_cost_accuracy(executed):
-    text = _stdout_of(executed, "data.resize_area(padded, 28)")
+    text = stdout_of(executed, "data.resize_area(padded, 28)")
     assert "padded (1600, 32, 32) -> resized (1600, 28, 28)" in text
     means = re.search(r"mean intensity (\S+) -> (\S+) ", text)
     assert means.group(1) == means.group(2)  # area averaging keeps the mean
