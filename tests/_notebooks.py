@@ -49,6 +49,13 @@ def text_of(cell, stream="stdout") -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == stream)
 
 
+def stdout_of(nb, in_source: str) -> str:
+    """What the one code cell whose source contains ``in_source`` printed on stdout."""
+    cells = [c for c in code_cells(nb) if in_source in c.source]
+    assert len(cells) == 1, f"{in_source!r} is in {len(cells)} code cells"
+    return text_of(cells[0])
+
+
 def probed(nb, tag: str) -> dict:
     """The JSON a probe cell printed after ``tag`` (printed exactly once)."""
     lines = [line for c in code_cells(nb) for line in text_of(c).splitlines() if line.startswith(tag + " ")]

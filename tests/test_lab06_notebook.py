@@ -54,7 +54,7 @@ def test_every_check_passes(executed):
 
 
 def test_every_plot_cell_draws_a_figure(executed):
-    assert_plot_cells_draw(executed, "plt.show()", 6)
+    assert_plot_cells_draw(executed, "plt.show()", 7)
 
 
 def test_the_students_early_stopping_stops_and_restores_like_lablibs(executed):
@@ -73,6 +73,31 @@ def test_the_dropout_gradient_check_agrees(executed):
     text = _stdout_containing(executed, "gradient check")
     error = float(re.search(r"max \|analytic - numeric\| = (\S+)", text).group(1))
     assert error < 1e-6
+
+
+def test_both_dropout_forms_agree_in_expectation(executed):
+    """The student's inverted dropout and lablib's original form (scaled by the keep probability at test time): each
+    form's mean training output over 4,000 masks is its own test output within a few standard errors, and with the
+    same masks the two forms differ by exactly 1 / (1 - rate)."""
+    text = _stdout_containing(executed, "with the same masks:")
+    apart = [float(s) for s in re.findall(r"(\S+) standard errors from it", text)]
+    assert len(apart) == 2 and all(0 <= a < 3 for a in apart), text
+    tests = re.search(r"up to (\S+); test values (\S+) = (\S+) / 0\.5", text)
+    assert float(tests.group(1)) == 0.0
+    assert abs(float(tests.group(2)) - float(tests.group(3)) / 0.5) < 2e-3
+
+
+def test_mixing_up_the_dropout_forms_shows_in_the_loss(executed):
+    """Each network is best (lowest test loss) with its own test rule; the two forms reach similar accuracies."""
+    text = _stdout_containing(executed, "(mixed up!)")
+    rows = re.findall(r"trained (inverted|original).*?\((its own|mixed up!) *\): test loss (\S+), accuracy (\S+)%",
+                      text)
+    assert len(rows) == 4, text
+    loss = {(form, kind): float(value) for form, kind, value, _ in rows}
+    accuracy = {(form, kind): float(value) for form, kind, _, value in rows}
+    for form in ("inverted", "original"):
+        assert loss[form, "its own"] < loss[form, "mixed up!"] - 0.2
+    assert abs(accuracy["inverted", "its own"] - accuracy["original", "its own"]) < 5
 
 
 def test_explorer_is_displayed(executed):
