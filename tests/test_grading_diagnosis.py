@@ -644,11 +644,12 @@ def test_every_listed_edge_case_is_among_the_cases(name):
 
 
 def _exercise_text(nb, name):
-    """The exercise's text (the last markdown cell before its answer cell: a function and its derivative share
-    one) and its answer cell's source."""
+    """The exercise's text (the last locked markdown cell before its answer cell: a function and its derivative
+    share one; a student's editable prediction cell in between is not the text) and its answer cell's source."""
     cells = nb.cells
     index = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == name)
-    text = next(cells[i].source for i in range(index - 1, -1, -1) if cells[i].cell_type == "markdown")
+    text = next(cells[i].source for i in range(index - 1, -1, -1)
+                if cells[i].cell_type == "markdown" and cells[i].metadata.get("nbgrader", {}).get("locked"))
     return text, cells[index].source
 
 
