@@ -1,6 +1,7 @@
 """Small loss landscapes with exact gradients, for gradient-descent labs and contour plots.
 
-``square``/``square_grad`` are the course's f(x) = x^2 and f'(x) = 2x. A ``Landscape`` bundles a 2-D function
+``square``/``square_grad`` are the course's f(x) = x^2 and f'(x) = 2x; ``squared_cubic``/``squared_cubic_grad``
+the lecture's chain-rule example g(x) = (3x^3 + 2)^2, g'(x) = 54x^5 + 36x^2. A ``Landscape`` bundles a 2-D function
 f(x, y), its gradient, its known minima and saddle points and a sensible plotting window. ``f`` and ``grad``
 take an array of shape (2,) or (..., 2), e.g. ``np.stack(np.meshgrid(xs, ys), axis=-1)`` for a contour grid;
 ``f`` returns shape (...) and ``grad`` shape (..., 2).
@@ -17,6 +18,8 @@ from ._validate import as_float_array, check_positive
 __all__ = [
     "square",
     "square_grad",
+    "squared_cubic",
+    "squared_cubic_grad",
     "Landscape",
     "quadratic_bowl",
     "saddle",
@@ -35,6 +38,23 @@ def square_grad(x):
     """f'(x) = 2x (number or array, elementwise)."""
     x = as_float_array(x, "x")
     return 2.0 * x if x.ndim else float(2.0 * x)
+
+
+def squared_cubic(x):
+    """g(x) = (3x^3 + 2)^2 (number or array, elementwise): the lecture's chain-rule example, g = u^2 of
+    u(x) = 3x^3 + 2."""
+    x = as_float_array(x, "x")
+    g = (3.0 * x**3 + 2.0) ** 2
+    return g if x.ndim else float(g)
+
+
+def squared_cubic_grad(x):
+    """g'(x) = 54x^5 + 36x^2 (number or array, elementwise), by the chain rule
+    dg/dx = dg/du * du/dx = 2u * 9x^2 = 18x^2 (3x^3 + 2). Computed in the factored form: no cancellation near
+    the root of u, x^3 = -2/3, where the expanded form's two terms (about 27 each) cancel."""
+    x = as_float_array(x, "x")
+    dg = 18.0 * x**2 * (3.0 * x**3 + 2.0)
+    return dg if x.ndim else float(dg)
 
 
 @dataclass(frozen=True)

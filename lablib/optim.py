@@ -11,6 +11,9 @@ working on dicts name -> ndarray. Two faces share it:
   updates the parameter arrays in place with preallocated temporaries, and whose ``lr`` is a float or a
   schedule ``t -> lr`` (``t`` = steps already taken).
 
+``StepRule(step, lr, **hparams)`` makes an optimizer of a step function written like the labs' exercises,
+``step(x, grad, state, lr, ...) -> (new_x, new_state)``, so that a network trains with the student's own rule.
+
 Where PyTorch and Keras 3 differ (where eps goes, SGD momentum form, defaults) each docstring says how;
 ``eps_convention="torch"|"keras"`` and ``momentum_form="torch"|"keras"`` select between them.
 """
@@ -49,6 +52,7 @@ __all__ = [
     "RMSprop",
     "Adadelta",
     "Adam",
+    "StepRule",
 ]
 
 
@@ -614,3 +618,54 @@ class Adam(Optimizer):
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, eps_convention="torch"):
         super().__init__(lr)
         self._hparams = _adam_hparams(beta1, beta2, eps, eps_convention)
+
+
+class StepRule(Optimizer):
+    """An optimizer that runs a step function written like the labs' exercises over a whole network:
+
+        step(x, grad, state, lr, **hparams) -> (new_x, new_state)      on ONE array x (any shape)
+
+    ``StepRule(sgd_momentum_step, lr=0.05, momentum=0.9)`` trains an ``mlp.MLP`` with YOUR momentum. Each
+    ``step(params, grads)`` joins every parameter array into one vector x (in the order of ``params``) and every
+    gradient into one vector grad, calls ``step(x, grad, state, lr, **hparams)`` with the current lr (a float or a
+    schedule t -> lr, t = steps already taken) and the state the previous call returned ({} at first), and writes
+    new_x back into the parameter arrays in place. Per-coordinate rules (momentum, RMSprop, Adam) give exactly what
+    they give array by array; a rule that uses a norm (AdaGrad-Norm) sees the norm of the whole network's gradient,
+    as ``AdaGradNorm`` does.
+    """
+
+    def __init__(self, step, lr, **hparams):
+        if not callable(step):
+            raise TypeError(f"step must be a function step(x, grad, state, lr, ...) -> (new_x, new_state), "
+                            f"got {_describe(step)}")
+        super().__init__(lr)
+        self.rule = step
+        self._hparams = dict(hparams)
+
+    def step(self, params: dict, grads: dict) -> None:
+        """One update of every array in ``params`` (in place) by the step function, on all arrays joined."""
+        _check_step_args(params, grads)
+        x = np.concatenate([p.ravel() for p in params.values()])
+        grad = np.concatenate([np.asarray(grads[name], dtype=np.float64).ravel() for name in params])
+        result = self.rule(x, grad, self.state, self.lr, **self._hparams)
+        name = getattr(self.rule, "__name__", "step")
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise TypeError(f"{name} must return (new_x, new_state), got {_describe(result)}")
+        new_x, new_state = result
+        new_x = np.asarray(new_x)
+        if new_x.shape != x.shape or new_x.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must return new_x of the shape of x, {x.shape} (every parameter joined), as "
+                             f"numbers; got {_describe(new_x)}")
+        if not isinstance(new_state, dict):
+            raise TypeError(f"{name} must return a dict new_state, got {_describe(new_state)}")
+        start = 0
+        for p in params.values():
+            p[...] = new_x[start:start + p.size].reshape(p.shape)
+            start += p.size
+        self.state = new_state
+        self.iterations += 1
+
+    def __repr__(self) -> str:
+        lr = self._lr if self._schedule is None else self._schedule
+        args = "".join(f", {k}={v!r}" for k, v in self._hparams.items())
+        return f"StepRule({getattr(self.rule, '__name__', self.rule)!r}, lr={lr!r}{args})"

@@ -193,6 +193,9 @@ def test_standard_backprop_does_not_give_the_posts_10000_step_outputs():
     weights, errors = bp.train(10_000)
     f = bp.forward(weights)
     assert abs(f["out_o1"] - 0.015912196) > 1e-6 and abs(f["out_o2"] - 0.984065734) > 1e-6
+    # ... but its error after 9,999 steps is the post's printed 0.0000351085 (to all ten decimals)
+    assert_printed(errors[9_999], "0.0000351085")
+    assert abs(errors[10_000] - 0.0000351085) > 5e-9
     assert np.all(np.diff(errors) < 0)
 
 

@@ -283,6 +283,10 @@ SPECS = {
     "lablib.landscapes.square": Spec(landscapes.square, {"x": arr(np.ones(3), fixed_ndim=False, empty=False)}),
     "lablib.landscapes.square_grad": Spec(landscapes.square_grad, {"x": arr(np.ones(3), fixed_ndim=False,
                                                                             empty=False)}),
+    "lablib.landscapes.squared_cubic": Spec(landscapes.squared_cubic, {"x": arr(np.ones(3), fixed_ndim=False,
+                                                                                empty=False)}),
+    "lablib.landscapes.squared_cubic_grad": Spec(landscapes.squared_cubic_grad,
+                                                 {"x": arr(np.ones(3), fixed_ndim=False, empty=False)}),
     "lablib.landscapes.quadratic_bowl": Spec(landscapes.quadratic_bowl, {"a": pos(1.0), "b": pos(10.0)}),
     "lablib.landscapes.saddle": Spec(landscapes.saddle, {}),
     "lablib.landscapes.local_global_minima": Spec(landscapes.local_global_minima, {}),
@@ -392,6 +396,13 @@ SPECS = {
     "lablib.optim.Adadelta": Spec(optim.Adadelta, {"lr": pos(1.0), "rho": frac(0.9), "eps": pos(1e-6)}),
     "lablib.optim.Adam": Spec(optim.Adam, {"lr": pos(0.1), "beta1": frac(0.9), "beta2": frac(0.999),
                                            "eps": pos(1e-8), "eps_convention": choice("torch")}),
+    "lablib.optim.StepRule": Spec(optim.StepRule, {
+        "step": P(lambda x, grad, state, lr: (x - lr * grad, {}), [("not callable", "sgd"), ("a number", 3)]),
+        "lr": pos(0.1)}),
+    "lablib.optim.StepRule.step": method_spec(
+        lambda: optim.StepRule(lambda x, grad, state, lr: (x - lr * grad, {}), 0.1), "step",
+        params=P({"W": np.ones(3)}, [("an array", np.ones(3)), ("int array", {"W": np.ones(3, dtype=int)})]),
+        grads=P({"W": np.ones(3)}, [("other names", {"V": np.ones(3)}), ("wrong shape", {"W": np.ones(4)})])),
     "lablib.optim.Optimizer.step": method_spec(lambda: optim.SGD(0.1), "step", params=P({"W": np.ones(3)}, [
         ("an array", np.ones(3)), ("int array", {"W": np.ones(3, dtype=int)}), ("a list", {"W": [1.0, 2.0]})]),
         grads=P({"W": np.ones(3)}, [("an array", np.ones(3)), ("other names", {"V": np.ones(3)}),

@@ -92,6 +92,18 @@ WRONG = {
          "        if tol is not None and np.linalg.norm(g) < tol:\n            break\n"
          "        np.subtract(x, lr * g, out=x)\n        path.append(np.copy(x))\n    return np.array(path)"),
     ],
+    "dg_dx": [
+        (None, "def dg_dx(x):\n    return 54 * x ** 5 + 36 * x"),                   # 36x**2 slipped to 36x
+        (None, "def dg_dx(x):\n    return 2 * (3 * x ** 3 + 2) * 9 * x ** 3"),      # inner derivative 9x**3
+        (None, "def dg_dx(x):\n    return float(54 * x ** 5 + 36 * x ** 2)"),      # breaks on arrays
+        ("inner derivative forgotten", "def dg_dx(x):\n    return 6 * x ** 3 + 4"),
+        ("outer derivative forgotten", "def dg_dx(x):\n    return np.multiply(9, x * x)"),
+        ("outer derivative taken at x", "def dg_dx(x):\n    outer = 2 * x\n    inner = 9 * x ** 2\n"
+                                        "    return outer * inner"),
+        ("x changed in place", "def dg_dx(x):\n    if isinstance(x, np.ndarray):\n"
+                               "        np.multiply(x ** 4, 54 * x + 36 / x ** 2, out=x, where=x != 0)\n"
+                               "        return x\n    return 54 * x ** 5 + 36 * x ** 2"),
+    ],
     "forward_222": [
         (None, "import math\ns = lambda z: 1 / (1 + math.exp(-z))\ndef forward_222(w):\n"
                "    h1 = s(w['w1'] * I1 + w['w2'] * I2 + w['b1'])\n    h2 = s(w['w3'] * I1 + w['w4'] * I2 + w['b1'])\n"
@@ -491,6 +503,8 @@ WRONG = {
 
 # Right implementations, written the numerically different ways students write them: they must pass.
 UNUSUAL = {
+    "dg_dx": "def dg_dx(x):\n    x = np.asarray(x, dtype=float)\n    x2 = x * x\n"
+             "    return np.polyval([54.0, 0.0, 0.0, 36.0, 0.0, 0.0], x) if x.ndim else float(x2 * (54 * x2 * x + 36))",
     "gradient_descent": "def gradient_descent(grad, x0, lr, n_steps, tol=None):\n    x = np.array(x0, dtype=float)\n"
                         "    xs = [x]\n    for _ in range(n_steps):\n        g = grad(x)\n"
                         "        if tol is not None and np.sqrt(np.dot(np.ravel(g), np.ravel(g))) < tol:\n            break\n"
@@ -630,11 +644,12 @@ def test_every_listed_edge_case_is_among_the_cases(name):
 
 
 def _exercise_text(nb, name):
-    """The exercise's text (the last markdown cell before its answer cell: a function and its derivative share
-    one) and its answer cell's source."""
+    """The exercise's text (the last locked markdown cell before its answer cell: a function and its derivative
+    share one; a student's editable prediction cell in between is not the text) and its answer cell's source."""
     cells = nb.cells
     index = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == name)
-    text = next(cells[i].source for i in range(index - 1, -1, -1) if cells[i].cell_type == "markdown")
+    text = next(cells[i].source for i in range(index - 1, -1, -1)
+                if cells[i].cell_type == "markdown" and cells[i].metadata.get("nbgrader", {}).get("locked"))
     return text, cells[index].source
 
 

@@ -41,6 +41,11 @@ def gradient_descent(grad, x0, lr, n_steps, tol=None):
         xs.append(xs[-1] - lr * g)
     return np.array(xs)
 """,
+    "dg_dx": """
+def dg_dx(x):
+    u = 3 * x ** 3 + 2                      # inner function
+    return 2 * u * (9 * x * x)              # outer derivative at u, times the inner derivative
+""",
     "forward_222": """
 import math
 def forward_222(w):

@@ -14,6 +14,7 @@ from _notebooks import (
     code_cells,
     execute,
     probed,
+    text_of,
 )
 
 from lablib import landscapes, optim
@@ -53,7 +54,7 @@ def test_every_check_passes(executed):
 
 
 def test_every_plot_cell_draws_a_figure(executed):
-    assert_plot_cells_draw(executed, "plt.show()", 4)
+    assert_plot_cells_draw(executed, "plt.show()", 5)
 
 
 def test_explorers_are_displayed(executed):
@@ -97,3 +98,44 @@ def test_paths_explorer_with_the_students_rules_matches_lablib(executed):
     assert sorted(shown["paths"]) == sorted(expected)
     for label, path in expected.items():
         np.testing.assert_allclose(shown["paths"][label], path, rtol=1e-10, atol=1e-12, err_msg=label)
+
+
+def _printed(executed, prefix):
+    lines = [line for c in code_cells(executed) for line in text_of(c).splitlines() if line.strip().startswith(prefix)]
+    assert lines, prefix
+    return lines
+
+
+def test_batch_size_and_learning_rate_are_separated(executed):
+    def gap(line):
+        return float(line.split("after 5 epochs")[1].split()[0])
+
+    lines = _printed(executed, "batch ")
+    same = {int(line.split()[1].rstrip(",")): gap(line) for line in lines if ", lr 0.01  :" in line}
+    scaled = {int(line.split()[1].rstrip(",")): gap(line) for line in lines
+              if line.split(", lr ")[1].split()[0] in ("0.002", "0.016", "0.064", "0.512", "4")}
+    assert sorted(same) == sorted(scaled) == [1, 8, 32, 256, 2000]
+    # the same lr: small batches stall at their noise floor, large ones lack steps; batch 32 is the best compromise
+    assert same[32] < same[8] < same[1] and same[32] < same[256] < same[2000]
+    # lr proportional to the batch (linear scaling): per epoch, batches 1, 8, 32 agree within a factor 1.5 ...
+    assert max(scaled[b] for b in (1, 8, 32)) < 1.5 * min(scaled[b] for b in (1, 8, 32))
+    # ... and GD with lr = 4 > 2 / lambda_max (lambda_max = 2.4 for this data) diverges
+    assert scaled[2000] > 1e3 and any("(diverges)" in line for line in lines if "batch 2000, lr 4" in line)
+
+
+def test_nag_adagrad_and_adadelta_race_beside_the_students_rules(executed):
+    # first steps from x0 = 0, lr 0.1, grad (100, 0.001), by hand: NAG -lr (1 + 0.9) grad; Adagrad -lr sign(grad)
+    assert _printed(executed, "NAG           first step")[0].endswith("= (-19, -0.00019)")
+    assert _printed(executed, "Adagrad       first step")[0].endswith("= (-0.1, -0.1)")
+    for rule in ("NAG", "Adagrad", "Adadelta"):
+        assert len(_printed(executed, f"saddle, {rule} (")) == 1
+        assert len(_printed(executed, f"quadratic bowl (a=1, b=20), {rule} (")) == 1
+        assert len(_printed(executed, f"Rosenbrock (a=1, b=100), {rule} (")) == 1
+
+
+def test_the_network_trains_with_the_students_own_rules(executed):
+    cell = next(c for c in code_cells(executed) if "make_optimizer = {" in c.source)
+    for rule in ("gd_step", "sgd_momentum_step", "adagrad_norm_step", "rmsprop_step", "adam_step"):
+        assert f"optim.StepRule({rule}," in cell.source
+    assert not any(f"optim.{cls}(" in cell.source for cls in ("SGD", "AdaGradNorm", "RMSprop", "Adam"))
+    assert len([line for line in text_of(cell).splitlines() if "validation loss" in line]) == 5

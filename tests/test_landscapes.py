@@ -40,6 +40,22 @@ def test_square_and_its_gradient():
         assert landscapes.square_grad(x0) == pytest.approx(numeric, rel=1e-8)
 
 
+def test_squared_cubic_is_the_lectures_chain_rule_example():
+    # g(x) = (3x^3 + 2)^2, g'(x) = 54x^5 + 36x^2 (the lecture): values by hand at exact binary points
+    assert landscapes.squared_cubic(1.0) == 25.0 and isinstance(landscapes.squared_cubic(1.0), float)
+    assert landscapes.squared_cubic(-1.0) == 1.0 and landscapes.squared_cubic(0.0) == 4.0
+    assert landscapes.squared_cubic_grad(1.0) == 90.0 and isinstance(landscapes.squared_cubic_grad(2), float)
+    assert landscapes.squared_cubic_grad(-1.0) == -18.0 and landscapes.squared_cubic_grad(0.0) == 0.0
+    assert landscapes.squared_cubic_grad(0.5) == 54 / 32 + 36 / 4
+    x = np.array([[-2.0, 0.5], [0.0, 3.0]])
+    np.testing.assert_allclose(landscapes.squared_cubic_grad(x), 54 * x**5 + 36 * x**2, rtol=1e-15)
+    for x0 in (-1.3, -(2 / 3) ** (1 / 3), 0.2, 2.5):
+        numeric = (landscapes.squared_cubic(x0 + 1e-6) - landscapes.squared_cubic(x0 - 1e-6)) / 2e-6
+        assert landscapes.squared_cubic_grad(x0) == pytest.approx(numeric, rel=1e-7, abs=1e-7)
+    with pytest.raises(ValueError, match="x"):
+        landscapes.squared_cubic_grad(np.nan)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_gradient_matches_central_differences(name):
     land = ALL[name]

@@ -156,7 +156,8 @@ MORE_LABS = {
     "lab02-backpropagation": {
         "ada": {},
         "ben": {"dense_backward": ("def dense_backward(dout, cache):\n    x, W = cache\n    n = len(x)\n"
-                                   "    return dout @ W.T, x.T @ dout / n, dout.sum(axis=0) / n")},  # divides by N
+                                   "    return dout @ W.T, x.T @ dout / n, dout.sum(axis=0) / n"),  # divides by N
+                "dg_dx": "def dg_dx(x):\n    return 2 * (3 * x ** 3 + 2)"},  # the inner derivative 9x**2 forgotten
         "kim": None,
     },
     "lab03-optimizers": {

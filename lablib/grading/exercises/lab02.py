@@ -1,6 +1,8 @@
-"""lab02, backpropagation: the 2-2-2 network by hand, a dense layer, softmax cross-entropy, numerical gradients.
+"""lab02, backpropagation: the chain rule warm-up, the 2-2-2 network by hand, a dense layer, softmax cross-entropy, numerical gradients.
 
 Edge cases (``edges`` of each exercise, checked to be among its cases by the tests):
+* dg_dx: a number and arrays (1-D, 2-D, changing x in place would show), negative entries (odd powers), x = 0
+  (g'(0) = 0), x near the root of the inner function u = 3x^3 + 2 (the expanded form cancels there).
 * forward_222, gradients_222: the post's weights, other signs, and large weights that saturate the sigmoids
   (outputs within 1e-6 of 0 or 1: deltas near 0).
 * dense_forward, dense_backward: no square shapes (a transpose cannot pass), a one-row batch (N = 1), M = 1
@@ -18,10 +20,10 @@ import math
 
 import numpy as np
 
-from ... import backprop, gradcheck, nn
+from ... import backprop, gradcheck, landscapes, nn
 from ..engine import Case, Edge, Exercise, Mistake, register
 from ..tripwire import resolve
-from ._common import other_shape, shape_of
+from ._common import has_entry, other_shape, shape_of
 
 # ---------------------------------------------------------------------------------------------------------
 # The 2-2-2 sigmoid network (lablib.backprop): inputs (0.05, 0.10), targets (0.01, 0.99), one bias per layer
@@ -518,4 +520,98 @@ NUMERICAL_GRADIENT = Exercise(
     ),
 )
 
-register(FORWARD_222, GRADIENTS_222, DENSE_FORWARD, DENSE_BACKWARD, SOFTMAX_CROSS_ENTROPY, NUMERICAL_GRADIENT)
+# ---------------------------------------------------------------------------------------------------------
+# The chain-rule warm-up: g(x) = (3x^3 + 2)^2 = u^2 with u = 3x^3 + 2, dg/dx = 2u * 9x^2 = 54x^5 + 36x^2
+
+_INNER_ROOT = -((2 / 3) ** (1 / 3))  # u(x) = 3x^3 + 2 = 0: g'(x) = 0, and 54x^5 and 36x^2 (about 27) cancel
+_PUBLIC_DG_X = [1.0, -1.0, 0.0, np.array([-2.0, -0.5, 0.0, 0.25, 1.5]),
+                np.array([[_INNER_ROOT, 0.75, -1.25], [2.0, -0.8, 0.1]])]
+
+
+def _dg_public():
+    return [Case(label=shape_of("x", x), x=x) for x in _PUBLIC_DG_X]
+
+
+def _dg_hidden(rng):
+    avoid = {np.shape(x) for x in _PUBLIC_DG_X}
+    near_root = rng.uniform(-2, 2, size=other_shape(rng, (6,), (9,), avoid))
+    near_root[int(rng.integers(near_root.size))] = _INNER_ROOT * rng.uniform(0.999, 1.001)
+    xs = [float(rng.uniform(-2.5, -0.5)), float(rng.uniform(0.5, 2.5)), near_root,
+          rng.uniform(-2, 2, size=other_shape(rng, (3, 4), (5, 6), avoid))]
+    return [Case(label=shape_of("x", x), x=x) for x in xs]
+
+
+def _drive_dg(run, fn, case):
+    run.record("dg/dx", run.call(fn, case.x))
+
+
+def dg_dx(x):
+    return landscapes.squared_cubic_grad(x)
+
+
+def _dg_in_place(x):
+    x2 = x * x
+    x **= 3  # a number is rebound; an array is changed for the caller
+    x *= 3
+    x += 2
+    return 18 * x2 * x
+
+
+def _dg_central_difference(x, h=1e-5):
+    x = np.asarray(x, dtype=float)
+    return ((3 * (x + h) ** 3 + 2) ** 2 - (3 * (x - h) ** 3 + 2) ** 2) / (2 * h)
+
+
+def _u(x):
+    return 3 * np.asarray(x, dtype=float) ** 3 + 2
+
+
+DG_DX = Exercise(
+    name="dg_dx",
+    lab="lab02",
+    signature="def dg_dx(x):",
+    summary="The derivative of g(x) = (3x**3 + 2)**2 by the chain rule, g'(x) = 2(3x**3 + 2) * 9x**2 = 54x**5 + "
+            "36x**2, elementwise (number or array). Pure: x is not modified.",
+    reference=dg_dx,
+    drive=_drive_dg,
+    public_cases=_dg_public,
+    hidden_cases=_dg_hidden,
+    guarded=resolve("lablib.landscapes.squared_cubic_grad"),
+    catalogue=(
+        Mistake("inner derivative forgotten", "the chain rule multiplies the outer derivative 2u, taken at "
+                "u = 3x**3 + 2, by the inner derivative du/dx = 9x**2: 2(3x**3 + 2) * 9x**2, not 2(3x**3 + 2)",
+                lambda x: 2 * _u(x)),
+        Mistake("outer derivative forgotten", "dg/dx = dg/du * du/dx: 9x**2 is only du/dx; multiply it by "
+                "dg/du = 2u = 2(3x**3 + 2)", lambda x: 9 * np.asarray(x, dtype=float) ** 2),
+        Mistake("factor 2 of the square missing", "d(u**2)/du = 2u: the result is 2(3x**3 + 2) * 9x**2, "
+                "twice (3x**3 + 2) * 9x**2", lambda x: _u(x) * 9 * np.asarray(x, dtype=float) ** 2),
+        Mistake("inner derivative 3x**2", "d(3x**3)/dx = 3 * 3x**2 = 9x**2 (the coefficient 3 stays): "
+                "2(3x**3 + 2) * 9x**2", lambda x: 2 * _u(x) * 3 * np.asarray(x, dtype=float) ** 2),
+        Mistake("outer derivative taken at x", "the outer derivative 2u is evaluated at the INNER value "
+                "u = 3x**3 + 2, not at x: 2(3x**3 + 2) * 9x**2, not 2x * 9x**2",
+                lambda x: 18 * np.asarray(x, dtype=float) ** 3),
+        Mistake("g instead of its derivative", "dg_dx returns the derivative 54x**5 + 36x**2, not "
+                "g(x) = (3x**3 + 2)**2 itself", lambda x: _u(x) ** 2),
+        Mistake("central difference instead of the formula", "write the exact derivative 54x**5 + 36x**2: the "
+                "central difference (g(x + h) - g(x - h)) / (2h) is only the numerical CHECK of it, off by about "
+                "h**2/6 times the third derivative", _dg_central_difference),
+        Mistake("x changed in place", "`x **= 3` (or `x *= ...`) changes the caller's array: compute into new "
+                "arrays, `u = 3 * x**3 + 2`", _dg_in_place, modifies="x"),
+    ),
+    rtol=1e-12, atol=1e-12,
+    tolerance="54x**5 + 36x**2, 18x**2 (3x**3 + 2) and x*x*x*x*x or x**5 differ by a few ulps per term; near the "
+              "root of 3x**3 + 2 the expanded form cancels two terms of about 27, an absolute error of ~1e-14, and "
+              "elsewhere values span 0 to ~3000: rtol 1e-12 plus atol 1e-12, while the closest catalogued "
+              "mistake (the central difference) is off by 1e-9 or more",
+    edges=(
+        Edge("a number (the answer is a number)", lambda c: np.ndim(c.x) == 0),
+        Edge("a 1-D array (the answer keeps its shape; changing it in place would show)", lambda c: np.ndim(c.x) == 1),
+        Edge("a 2-D array", lambda c: np.ndim(c.x) == 2),
+        Edge("negative entries (odd powers keep the sign)", lambda c: has_entry(c, "x", lambda a: a < 0)),
+        Edge("x = 0 (g'(0) = 0)", lambda c: has_entry(c, "x", lambda a: a == 0), hidden=False),
+        Edge("x near the root of 3x**3 + 2 (g' = 0 there; the expanded form cancels)",
+             lambda c: has_entry(c, "x", lambda a: np.abs(3 * a**3 + 2) < 0.01)),
+    ),
+)
+
+register(DG_DX, FORWARD_222, GRADIENTS_222, DENSE_FORWARD, DENSE_BACKWARD, SOFTMAX_CROSS_ENTROPY, NUMERICAL_GRADIENT)
