@@ -40,7 +40,10 @@ LETTERS = "abcdefgh"
 @dataclass(frozen=True)
 class Choice:
     """A multiple-choice question: ``options`` in order (letters a, b, c, ...), ``answer`` the right letter,
-    ``why`` the explanation shown after grading, ``feedback`` letter -> what that wrong choice misses."""
+    ``why`` the explanation shown after grading, ``feedback`` letter -> what that wrong choice misses.
+
+    ``shown_as`` moves the right option to that letter in the notebook (the others keep their order; ``answer`` and
+    ``feedback`` are rewritten to match): authors may write the right option first and still vary the key."""
 
     id: str
     text: str
@@ -49,6 +52,18 @@ class Choice:
     why: str
     feedback: dict = field(default_factory=dict)
     points: int = 1
+    shown_as: str | None = None
+
+    def __post_init__(self):
+        if self.shown_as is None or self.answer not in self.letters or self.shown_as not in self.letters:
+            return
+        order = [i for i in range(len(self.options)) if LETTERS[i] != self.answer]
+        order.insert(LETTERS.index(self.shown_as), LETTERS.index(self.answer))  # order[new position] = old index
+        letter = {LETTERS[old]: LETTERS[new] for new, old in enumerate(order)}
+        object.__setattr__(self, "options", tuple(self.options[old] for old in order))
+        object.__setattr__(self, "feedback", {letter[k]: v for k, v in self.feedback.items() if k in letter})
+        object.__setattr__(self, "answer", self.shown_as)
+        object.__setattr__(self, "shown_as", None)
 
     @property
     def letters(self) -> str:
