@@ -234,7 +234,7 @@ class Session:
         if kind == "other":
             return ("other", str(reply.get("type", "object"))[:60])
         value = reply.get("value")
-        if kind != "answer" or type(value) not in (str, int, float) or (
+        if kind != "answer" or type(value) not in (str, int, float, type(None)) or (
                 type(value) is str and len(value) > MAX_ANSWER_CHARS):
             raise self._fail("protocol_error", "the student's process sent garbage instead of an answer")
         return ("answer", value)
