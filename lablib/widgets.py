@@ -16,8 +16,11 @@ Speed (``bench/bench_explorers.py``: about 100 ms or less per slider move in the
 full once; after that a move only updates the artists' data (``set_data``, limits, labels) and the static parts
 (contours, markers, legends) stay, titles are pinned (no layout search at every draw), and the PNG is encoded with
 light compression (it travels to a browser on the same network, not over the Internet). An explorer whose
-structure changes with a control falls back to a full redraw. Sliders update when released
-(``continuous_update=False``): one redraw per move, never a queue of stale ones behind a drag.
+structure changes with a control falls back to a full redraw. Sliders update while they are dragged
+(``continuous_update=True``), throttled: a change coming from the browser redraws at once when the explorer has
+been idle for ``Explorer.THROTTLE_S``, otherwise one redraw with the latest values is scheduled at the end of that
+interval (on the kernel's event loop), so a fast drag never queues stale redraws. A change made from Python
+(``ex.controls["lr"].value = 0.9``) redraws at once, before the assignment returns.
 
 Errors are never hidden: an exception while updating (for instance raised by a student's function) is shown
 with its traceback in the explorer's status line, stored in ``ex.error``, and re-raised (a cell that set a
@@ -32,9 +35,11 @@ signatures of the labs; by default they use lablib's reference implementations.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import io
+import time
 import traceback
 import warnings
 
@@ -77,6 +82,7 @@ class Explorer:
     """
 
     PNG_COMPRESSION = 1  # zlib level: 6 (the default) costs a third of a redraw for a picture a few times smaller
+    THROTTLE_S = 0.1     # at most one redraw per interval while a slider is dragged in the browser
 
     def __init__(self, controls, compute, draw, *, figsize, ncols=1, refresh=None, moving=None):
         if not isinstance(controls, dict) or not all(isinstance(c, widgets.ValueWidget) for c in controls.values()):
@@ -95,6 +101,7 @@ class Explorer:
         self._compute, self._draw, self._refresh, self._moving = compute, draw, refresh, moving
         self._drawn = False  # is the figure what draw() drew, so that refresh() can update it?
         self._background = None  # the static part of the figure, rendered once after a full draw (see moving)
+        self._last_update, self._scheduled = -np.inf, None  # throttling of the browser's changes
         self.figure = Figure(figsize=figsize, dpi=100)
         self._canvas = FigureCanvasAgg(self.figure)
         self.axes = tuple(self.figure.subplots(1, ncols, squeeze=False)[0])
@@ -140,6 +147,7 @@ class Explorer:
             trace = "".join(traceback.format_exception(type(err), err, err.__traceback__))
             self.status.value = _pre(self.printed) + f'<pre style="color:#b00020">{html.escape(trace)}</pre>'
             raise
+        self._last_update = time.monotonic()
         self.data, self.caption, self.printed, self.error = data, caption, printed.getvalue(), None
         self.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
         self.image.value = png
@@ -173,7 +181,29 @@ class Explorer:
         return buffer.getvalue()
 
     def _on_change(self, change) -> None:
-        self.update()
+        # ipywidgets locks the properties it receives from the browser while it notifies their observers
+        from_browser = bool(getattr(change.get("owner"), "_property_lock", None))
+        try:
+            loop = asyncio.get_running_loop() if from_browser else None
+        except RuntimeError:  # no event loop (plain Python): nothing to schedule on
+            loop = None
+        if loop is None:
+            self.update()
+            return
+        if self._scheduled is not None:  # a redraw is due: it will read the latest values
+            return
+        wait = self._last_update + self.THROTTLE_S - time.monotonic()
+        if wait <= 0:
+            self._browser_update()
+        else:
+            self._scheduled = loop.call_later(wait, self._browser_update)
+
+    def _browser_update(self) -> None:
+        self._scheduled = None
+        try:
+            self.update()
+        except Exception:  # nobody to raise to: the error is in the status line and in .error
+            self._last_update = time.monotonic()
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -210,7 +240,7 @@ def _log_slider(name, value, low, high, description=None):
     _check_in(value, name, low, high)
     return widgets.FloatLogSlider(
         value=value, base=10, min=np.log10(low), max=np.log10(high), step=0.01, readout_format=".3g",
-        description=description or name, continuous_update=False, style=_STYLE,
+        description=description or name, continuous_update=True, style=_STYLE,
     )
 
 
@@ -219,7 +249,7 @@ def _float_slider(name, value, low, high, step, description=None):
     _check_in(value, name, low, high)
     return widgets.FloatSlider(
         value=value, min=low, max=high, step=step, description=description or name,
-        continuous_update=False, style=_STYLE,
+        continuous_update=True, style=_STYLE,
     )
 
 
@@ -227,7 +257,7 @@ def _int_slider(name, value, low, high, description=None):
     value = check_int(value, name)
     _check_in(value, name, low, high)
     return widgets.IntSlider(
-        value=value, min=low, max=high, description=description or name, continuous_update=False, style=_STYLE,
+        value=value, min=low, max=high, description=description or name, continuous_update=True, style=_STYLE,
     )
 
 
@@ -708,8 +738,10 @@ def schedule_explorer(*, lr0=0.1, s=100.0, c=1.0, t_max=1000, piecewise=None, po
         return (f"over the first s steps: power x{data['power_ratio'][0]:.3g} (= 2^-c), exponential "
                 f"x{data['exponential_ratio'][0]:.3g}; over steps 9s..10s: power x{data['power_ratio'][-1]:.3g}")
 
-    def moving():  # the ratios' axes are fixed: only their lines move
-        return [artists["lr"][next(iter(artists["lr"]))].axes, artists["power_ratio"], artists["exponential_ratio"]]
+    def moving():  # the ratios' axes are fixed: only their lines and the legend ("best" place) move
+        ratio = artists["power_ratio"]
+        return [artists["lr"][next(iter(artists["lr"]))].axes, ratio, artists["exponential_ratio"],
+                ratio.axes.get_legend()]
 
     return Explorer(controls, compute, draw, figsize=(10, 3.8), ncols=2, refresh=refresh, moving=moving)
 
@@ -756,8 +788,7 @@ def activation_explorer(*, activation="leaky_relu", alpha=0.2, x_range=(-4.0, 4.
         name = name_of(activation, alpha)
         for ax, key, title in zip(axes, ("value", "derivative"), (name, f"derivative of {name}")):
             (artists[key],) = ax.plot(data["x"], data[key], color="tab:blue")
-            ax.axhline(0, color="grey", lw=0.6)
-            ax.axvline(0, color="grey", lw=0.6)
+            artists[key + "_axes"] = (ax.axhline(0, color="grey", lw=0.6), ax.axvline(0, color="grey", lw=0.6))
             ax.set(xlabel="x", title=title)
             ax.grid(alpha=0.3)
         return caption(data, name)
@@ -766,7 +797,15 @@ def activation_explorer(*, activation="leaky_relu", alpha=0.2, x_range=(-4.0, 4.
         name = name_of(activation, alpha)
         for ax, key, title in zip(axes, ("value", "derivative"), (name, f"derivative of {name}")):
             artists[key].set_ydata(data[key])
-            _rescale(ax)
+            # As in a fresh plot, the lines x = 0 and y = 0 widen the limits only when the curve's own leave 0 out.
+            for line in artists[key + "_axes"]:
+                line.set_visible(False)
+            ax.relim(visible_only=True)
+            for line in artists[key + "_axes"]:
+                line.set_visible(True)
+            ax.autoscale_view()
+            if not (ax.get_ylim()[0] <= 0 <= ax.get_ylim()[1] and ax.get_xlim()[0] <= 0 <= ax.get_xlim()[1]):
+                _rescale(ax)
             ax.set_title(title)
         return caption(data, name)
 
@@ -881,7 +920,7 @@ def comparison_explorer(results, methods, *, name="n_per_class", label="labelled
         raise ValueError(f"value must be one of {options}, got {value!r}")
     means = np.array([table[key].mean(axis=0) for key in options])
     numeric = all(isinstance(key, (int, float)) and key > 0 for key in options)
-    slider = widgets.SelectionSlider(options=options, value=value, description=label, continuous_update=False,
+    slider = widgets.SelectionSlider(options=options, value=value, description=label, continuous_update=True,
                                      style=_STYLE)
 
     def compute(**values):
