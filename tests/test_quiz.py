@@ -223,3 +223,11 @@ def test_wrong_malformed_and_hostile_answers_are_refused_safely():
     right = _verdicts(_notebook("lab01", {"q1": "import numpy as np\nq1 = np.float32(0.8) ** 10", "q2": "q2 = 'B'",
                                           "q3": "q3 = 35"}))
     assert right["q1"][0] and right["q2"][0] and right["q3"][0], right
+
+
+def test_a_question_without_a_key_is_flagged_never_given_points():
+    nb = _notebook("lab01", {"q1": "q1 = 0.1074"})
+    nb.cells[4].source = nb.cells[4].source.replace('"lab01:q1"', '"lab01:q9"')
+    result = notebook_verdicts(nb, seed=1, sandbox=Sandbox(enabled=available() is None), call_timeout=5)
+    assert result.flags == ["quiz_key_missing"]
+    assert result.cells[4].passed is False and "no question q9" in result.cells[4].text

@@ -526,9 +526,16 @@ def _one_quiz_check(session: Session, question_ref: str, name: str, hidden: bool
     """A quiz cell's line: the form of the answer (public) or its mark against the key (hidden). The value comes
     out of the sandbox as plain data and is compared here, with the key read by the grader (grading/quizzes/)."""
     lab, _, qid = question_ref.partition(":")
-    question = quizzes.load(lab).question(qid)  # the course's own files: a missing key is the instructor's error
+    try:  # the course's own files: a missing key is the instructor's error, reported, never a point given
+        question = quizzes.load(lab).question(qid)
+    except ValueError as exc:
+        question, problem = None, str(exc)
+    else:
+        problem = f"no question {qid} in grading/quizzes/{lab}.py (re-run `python -m grading.pipeline quiz`)"
     if question is None:
-        raise ValueError(f"{question_ref}: no such question in grading/quizzes/{lab}.py (re-run the quiz command)")
+        if "quiz_key_missing" not in session.flags:
+            session.flags.append("quiz_key_missing")
+        return False, f"{qid}: the grader has no key for this question ({problem}) — grading flag quiz_key_missing"
     choices = question.letters if isinstance(question, quizzes.Choice) else None
     try:
         found = session.answer(name)
