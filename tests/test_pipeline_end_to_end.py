@@ -258,7 +258,8 @@ def test_tables(graded, capsys):
     out = capsys.readouterr().out
     assert "autograding time per submission" in out
     assert re.search(r"^gradient_descent\s+4\s+", out, re.M)
-    assert re.search(r"^quentin\s+quentin\s+2\s+2\s+0\s+0\s+0\s+0\s+0\s+4\b", out, re.M)  # 4 written: 0
+    # f, df, gd; 4 written answers: 0; 7 quiz questions (unanswered): 0; total 4
+    assert re.search(r"^quentin\s+quentin\s+2\s+2\s+0\s+0\s+0\s+0\s+0(\s+0){7}\s+4\b", out, re.M)
 
 
 def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_path):
@@ -273,13 +274,13 @@ def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_pa
             grade = gb.find_grade(cell, "lab01", LAB, "olga")
             grade.manual_score, grade.needs_manual_grade = points, False
         gb.find_comment("discussion", "lab01", LAB, "olga").manual_comment = "Well argued from the closed form."
-        gb.find_grade("test_f", "lab01", LAB, "olga").extra_credit = 1.0
+        gb.find_grade("test_f", "lab01", LAB, "olga").extra_credit = 8.0
         gb.db.commit()
     again = publish(dataclasses.replace(course, out=tmp_path), LAB, progress=False)
     for student in ("olga", "paul"):                         # the pair shares grade and feedback
         row = again.row(student)
-        assert row["discussion"] == 2 and row["report"] == 4 and row["f"] == 3
-        assert row["score"] == 19 > row["max_score"] == 18          # 8 automatic + 1 extra + 10 written
+        assert row["discussion"] == 2 and row["report"] == 4 and row["f"] == 10
+        assert row["score"] == 26 > row["max_score"] == 18 + QUIZ_MAX  # 8 automatic + 8 extra + 10 written, no quiz
         assert set(row["flags"].split(";")) == {"above_max"}
         html = (course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8")
         assert "Well argued from the closed form." in html
