@@ -167,7 +167,11 @@ class Explorer:
             if full or self._background is None:
                 for artist in moving:
                     artist.set_animated(True)  # left out of canvas.draw(): drawn by hand below
-                canvas.draw()
+                try:
+                    canvas.draw()
+                finally:  # an ordinary figure again (ex.figure.savefig(...) shows everything)
+                    for artist in moving:
+                        artist.set_animated(False)
                 self._background = canvas.copy_from_bbox(self.figure.bbox)
             else:
                 canvas.restore_region(self._background)

@@ -604,3 +604,18 @@ def test_drags_in_the_browser_are_throttled_and_changes_from_python_are_immediat
     assert renders[1] == pytest.approx(0.21) and renders[-1] == pytest.approx(0.6) and len(renders) <= 4, renders
     assert ex.data["path"][1] == pytest.approx(1 - 2 * 0.6)   # the last values are the ones shown
     assert all(c.continuous_update for c in ex.controls.values())
+
+
+def test_the_figure_itself_stays_complete_after_moves():
+    """The picture is blitted (moving parts drawn on a kept background), but ex.figure is an ordinary figure: saved
+    by itself it shows what the widget shows."""
+    import io
+
+    from PIL import Image
+
+    ex = W.gd2d_explorer(lr=0.05)
+    redraws(ex, "lr", 0.15)
+    buffer = io.BytesIO()
+    ex.figure.savefig(buffer, format="png")
+    saved = np.asarray(Image.open(buffer).convert("RGB"))
+    np.testing.assert_array_equal(saved, _pixels(ex))
