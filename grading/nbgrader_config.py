@@ -24,7 +24,9 @@ from nbgrader.preprocessors import (  # noqa: E402
 
 from grading.pipeline.pages import FeedbackExporter, SanitizeForPages  # noqa: E402
 from grading.pipeline.preprocessors import (  # noqa: E402
-    GradingExecute, HideHiddenTests, RebuildFromSource, StderrIsNotAnError)
+    GradingExecute, HideHiddenTests, QuizAnswerStubs, RebuildFromSource, StderrIsNotAnError)
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+from nbgrader.preprocessors import ClearSolutions  # noqa: E402
 from grading.pipeline.secret import hidden_seed  # noqa: E402
 from grading.pipeline.verdict import StartTrustedVerdict, TrustedVerdict  # noqa: E402
 
@@ -40,6 +42,10 @@ c.CourseDirectory.feedback_directory = "grading/feedback"
 # SQLite by default. For several graders on a server use PostgreSQL (pip install "psycopg[binary]"), e.g.
 # c.CourseDirectory.db_url = "postgresql+psycopg://grader:PASSWORD@db.example.org:5432/otdn"
 c.CourseDirectory.db_url = f"sqlite:///{REPO / 'grading' / 'gradebook.db'}"
+
+# Release: nbgrader's steps, with quiz answer cells released as `q1 = None` (grading/quizzes/).
+c.GenerateAssignment.preprocessors = [QuizAnswerStubs if step is ClearSolutions else step
+                                      for step in GenerateAssignment.class_traits()["preprocessors"].default()]
 
 # Autograding: rebuild each submission from the source notebook, then run it robustly.
 c.Autograde.sanitize_preprocessors = [

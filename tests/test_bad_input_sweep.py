@@ -442,7 +442,7 @@ SPECS = {
         "controls": P({}, [("a list", [1, 2])]), "compute": func(lambda **kw: {}),
         "draw": func(lambda axes, data, **kw: ""), "figsize": P((4, 3), [("one number", 4),
                                                                                 ("NaN", (np.nan, 3))]),
-        "ncols": integer(1, 1)}),
+        "ncols": integer(1, 1), "refresh": P(None, [("a number", 3)]), "moving": P(None, [("a string", "axes")])}),
     "lablib.widgets.gd_explorer": Spec(widgets.gd_explorer, {
         "f": func(np.square), "grad": func(lambda x: 2 * x), "gradient_descent": P(None, [("a number", 3)]),
         "lr": pos(0.1), "x0": real(1.0), "n_steps": integer(5, 0)}),

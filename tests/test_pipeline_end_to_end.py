@@ -2,8 +2,8 @@
 
 One pipeline run (module fixture, about a minute on 2 cores) is shared by every test. Expected scores come
 from what each sample submission is designed to do (grading/sample_class/make_sample_class.py), whatever the
-hidden seed: points are f 1+1, df 1+1, gradient_descent 2+2 (public + hidden) and 2+2+2+4 for the written answers,
-which waits for a human grader.
+hidden seed: points are f 1+1, df 1+1, gradient_descent 2+2 (public + hidden), 2+2+2+4 for the written answers,
+which waits for a human grader, and 1 per quiz question (7), marked by the grader against grading/quizzes/lab01.py.
 """
 from __future__ import annotations
 
@@ -62,6 +62,13 @@ EXPECTED = {
 }
 
 
+# Quiz points by design (make_sample_class.QUIZ): ada answers all 7 right; ben q1, q3, q6 right, q2 and q4 wrong,
+# q5 and q7 left unanswered; chen q2 and q7 right and q1 as a string (refused); everybody else leaves the quiz as
+# released.
+QUIZ_POINTS = {"ada": 7, "ben": 3, "chen": 2}
+QUIZ_MAX = 7
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     work = tmp_path_factory.mktemp("sample_class")
@@ -97,9 +104,28 @@ def test_scores_and_flags(graded, student):
     row = report.row(student)
     assert (row["f"], row["df"], row["gradient_descent"]) == (f, df, gd), row["notes"]
     assert row["discussion"] == 0                           # manual: nobody has graded it yet
-    assert row["score"] == f + df + gd
-    assert row["max_score"] == 18                           # + discussion_bowl 2, discussion_start 2, report 4
+    quiz = sum(row[f"quiz_q{i}"] for i in range(1, QUIZ_MAX + 1))
+    assert quiz == QUIZ_POINTS.get(student, 0), row["notes"]
+    assert row["score"] == f + df + gd + quiz
+    assert row["max_score"] == 18 + QUIZ_MAX                # + discussion_bowl 2, discussion_start 2, report 4
     assert set(filter(None, row["flags"].split(";"))) == flags, row["notes"]
+
+
+def test_quiz_feedback_comes_after_grading_with_the_authored_explanation(graded):
+    """ben's wrong q2 gets the feedback written for the option he chose and the explanation; his right q1 says
+    correct; chen's q1 (a number in quotes) is refused with the reason. The released notebook says nothing of it."""
+    from grading.quizzes import load
+
+    course, _ = graded
+    quiz = load(LAB)
+    ben = unescape(next((course.path("feedback") / "ben" / LAB).glob("*.html")).read_text(encoding="utf-8"))
+    assert "q2: your answer (c) is not right." in ben
+    assert quiz.question("q2").feedback["c"] in ben and quiz.question("q2").why in ben
+    assert "✓ q1: correct" in ben and "q5: not answered yet" in ben
+    chen = unescape(next((course.path("feedback") / "chen" / LAB).glob("*.html")).read_text(encoding="utf-8"))
+    assert "q1: expected a number (e.g. 0.25), got a string" in chen
+    released = (REPO / "labs" / LAB / "lab01.ipynb").read_text(encoding="utf-8")
+    assert quiz.question("q2").why not in released and quiz.question("q2").feedback["c"] not in released
 
 
 def test_a_correct_submission_passes_every_hidden_check(graded):
@@ -232,7 +258,8 @@ def test_tables(graded, capsys):
     out = capsys.readouterr().out
     assert "autograding time per submission" in out
     assert re.search(r"^gradient_descent\s+4\s+", out, re.M)
-    assert re.search(r"^quentin\s+quentin\s+2\s+2\s+0\s+0\s+0\s+0\s+0\s+4\b", out, re.M)  # 4 written: 0
+    # f, df, gd; 4 written answers: 0; 7 quiz questions (unanswered): 0; total 4
+    assert re.search(r"^quentin\s+quentin\s+2\s+2\s+0\s+0\s+0\s+0\s+0(\s+0){7}\s+4\b", out, re.M)
 
 
 def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_path):
@@ -247,13 +274,13 @@ def test_manual_grades_and_scores_above_the_maximum_are_published(graded, tmp_pa
             grade = gb.find_grade(cell, "lab01", LAB, "olga")
             grade.manual_score, grade.needs_manual_grade = points, False
         gb.find_comment("discussion", "lab01", LAB, "olga").manual_comment = "Well argued from the closed form."
-        gb.find_grade("test_f", "lab01", LAB, "olga").extra_credit = 1.0
+        gb.find_grade("test_f", "lab01", LAB, "olga").extra_credit = 8.0
         gb.db.commit()
     again = publish(dataclasses.replace(course, out=tmp_path), LAB, progress=False)
     for student in ("olga", "paul"):                         # the pair shares grade and feedback
         row = again.row(student)
-        assert row["discussion"] == 2 and row["report"] == 4 and row["f"] == 3
-        assert row["score"] == 19 > row["max_score"] == 18          # 8 automatic + 1 extra + 10 written
+        assert row["discussion"] == 2 and row["report"] == 4 and row["f"] == 10
+        assert row["score"] == 26 > row["max_score"] == 18 + QUIZ_MAX  # 8 automatic + 8 extra + 10 written, no quiz
         assert set(row["flags"].split(";")) == {"above_max"}
         html = (course.path("feedback") / student / LAB / "lab01.html").read_text(encoding="utf-8")
         assert "Well argued from the closed form." in html

@@ -148,7 +148,7 @@ def test_solution_notebook_runs_top_to_bottom_and_passes_every_check():
 def test_released_lab_run_unfilled_says_not_implemented_yet_and_nothing_else(lab):
     """A student who runs the released lab top to bottom before writing anything: the experiment cells print
     the "not implemented yet" line (lablib.grading.needs), only the check cells raise, each with the clear
-    message, and nothing reaches stderr."""
+    message ("not answered yet" for the quiz's), and nothing reaches stderr."""
     from nbclient import NotebookClient
 
     for path in sorted((REPO / "labs" / lab).glob("*.ipynb")):
@@ -158,9 +158,10 @@ def test_released_lab_run_unfilled_says_not_implemented_yet_and_nothing_else(lab
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
-            is_check = "check(" in cell.source
+            is_check, is_quiz = "check(" in cell.source, "check_quiz(" in cell.source
             for out in cell.outputs:
                 assert not (out.output_type == "stream" and out.name == "stderr"), (path.name, cell.source, out.text)
                 if out.output_type == "error":
-                    assert is_check and out.ename == "CheckFailure" and "not implemented yet" in out.evalue, \
+                    expected = "not answered yet" if is_quiz else "not implemented yet"
+                    assert (is_check or is_quiz) and out.ename == "CheckFailure" and expected in out.evalue, \
                         (path.name, cell.source[:200], out.ename, out.evalue)

@@ -1,7 +1,8 @@
 """The sample class's later labs (MORE_LABS in grading/sample_class/make_sample_class.py) through the pipeline:
 ada hands in the solution's answers, ben the same with one catalogued mistake, kim the untouched lab. So every
 lab's solution earns every automatic point with every hidden check run, and the released lab earns zero
-(lab01: tests/test_pipeline_end_to_end.py)."""
+(lab01: tests/test_pipeline_end_to_end.py). ben also answers one quiz question wrong (make_sample_class.QUIZ): 0 for
+it, and the feedback written for the option he chose."""
 from __future__ import annotations
 
 import importlib.util
@@ -52,11 +53,16 @@ def graded(request, tmp_path_factory):
     return lab, course, run(course, lab, progress=False)
 
 
+def ben_quiz_slip(lab) -> str:
+    return make_sample_class.QUIZ[lab]["ben"]["all but"]
+
+
 def test_scores(graded):
     lab, _, report = graded
     points = exercise_points(lab)
-    wrong = [BEN[lab][0]] + [name for name, _ in BEN_MORE.get(lab, [])]
+    wrong = [BEN[lab][0]] + [name for name, _ in BEN_MORE.get(lab, [])] + [f"quiz_{ben_quiz_slip(lab)}"]
     full = sum(points.values())
+    assert any(name.startswith("quiz_") for name in points)
     assert report.row("ada")["score"] == full, report.row("ada")["notes"]
     assert report.row("ben")["score"] == full - sum(points[name] for name in wrong), report.row("ben")["notes"]
     assert all(report.row("ben")[name] == 0 for name in wrong)
@@ -79,3 +85,19 @@ def test_feedback_names_the_mistake(graded):
     html = unescape(next((course.path("feedback") / "ben" / lab).glob("*.html")).read_text(encoding="utf-8"))
     for _, mistake in [BEN[lab]] + BEN_MORE.get(lab, []):
         assert f"known mistake — {mistake}:" in html
+
+
+def test_quiz_feedback_explains_the_wrong_choice(graded):
+    from grading.quizzes import load
+
+    lab, course, _ = graded
+    qid = ben_quiz_slip(lab)
+    question = load(lab).question(qid)
+    submitted = nbformat.read(SAMPLE / "submitted" / "ben" / lab / f"{lab.split('-')[0]}.ipynb", as_version=4)
+    chosen = next(c.source for c in submitted.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"quiz_{qid}")
+    letter = chosen.split("=")[1].strip().strip("'\"")
+    html = unescape(next((course.path("feedback") / "ben" / lab).glob("*.html")).read_text(encoding="utf-8"))
+    assert f"{qid}: your answer ({letter}) is not right." in html
+    assert question.feedback[letter] in html and question.why in html
+    ada = unescape(next((course.path("feedback") / "ada" / lab).glob("*.html")).read_text(encoding="utf-8"))
+    assert "is not right" not in ada and f"✓ {qid}: correct" in ada

@@ -538,3 +538,84 @@ def test_comparison_explorer_bad_arguments():
         W.comparison_explorer({1: np.ones((3, 1))}, ("a",), value=7)
     with pytest.raises(ValueError, match="results"):
         W.comparison_explorer({1: np.full((3, 1), np.nan)}, ("a",))
+
+
+# ------------------------------------------------------------------------- updating in place, throttled drags
+
+def _pixels(ex):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(ex.image.value)).convert("RGB"))
+
+
+_RESULTS = {4: np.array([[0.6, 0.7], [0.65, 0.8]]), 8: np.array([[0.7, 0.9], [0.75, 0.85]]),
+            16: np.array([[0.8, 0.95], [0.85, 0.9]])}
+MOVED = {  # explorer, its first values, the moves a student makes (several controls, a divergence and back)
+    "gd": (W.gd_explorer, {"lr": 0.1}, [("lr", 1.2), ("x0", -2.0), ("lr", 0.7), ("n_steps", 7)]),
+    "gd2d": (W.gd2d_explorer, {"lr": 0.05}, [("lr", 0.25), ("lr", 0.15), ("y0", 0.0), ("n_steps", 30)]),
+    "paths": (W.optimizer_paths_explorer, {"lr": 0.05}, [("lr", 0.2), ("beta", 0.5), ("x0", -1.0)]),
+    "sgd": (W.sgd_batch_explorer, {"batch_size": 10}, [("batch_size", 3), ("lr", 0.9), ("lr", 0.1), ("epochs", 5)]),
+    "schedule": (W.schedule_explorer, {"s": 100.0}, [("s", 1000.0), ("c", 2.0), ("lr0", 0.01)]),
+    "activation": (W.activation_explorer, {"alpha": 0.2}, [("alpha", 1.0), ("activation", "elu"),
+                                                           ("activation", "sigmoid")]),
+    "dropout": (W.dropout_explorer, {"rate": 0.5}, [("rate", 0.8), ("seed", 3), ("index", 5)]),
+    "comparison": (lambda **kw: W.comparison_explorer(_RESULTS, ["scratch", "transfer"], **kw), {"value": 8},
+                   [("n_per_class", 16), ("n_per_class", 4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MOVED))
+def test_a_moved_explorer_shows_exactly_what_a_fresh_one_shows(name):
+    """Moves update the artists in place (and only the moving parts are re-rendered): the picture after the moves is,
+    pixel for pixel, the one a fresh explorer draws from scratch with the final values."""
+    make, first, moves = MOVED[name]
+    ex = make(**first)
+    final = dict(first)
+    for control, value in moves:
+        redraws(ex, control, value)
+        final[control if control != "n_per_class" else "value"] = value
+    fresh = make(**{("start" if k in ("x0", "y0") else k): v for k, v in final.items() if k not in ("x0", "y0")})
+    for control in ("x0", "y0"):  # the start sliders: set on the fresh one too
+        if control in final:
+            fresh.controls[control].value = final[control]
+    assert ex.values() == fresh.values()
+    np.testing.assert_array_equal(_pixels(ex), _pixels(fresh))
+    assert ex.caption == fresh.caption
+
+
+def test_drags_in_the_browser_are_throttled_and_changes_from_python_are_immediate():
+    import asyncio
+
+    ex = W.gd_explorer(lr=0.1)
+    renders = []
+    ex.image.observe(lambda change: renders.append(ex.values()["lr"]), names="value")
+    ex.controls["lr"].value = 0.2                        # from Python: drawn before the assignment returns
+    assert renders == [0.2] and ex.data["path"][1] == pytest.approx(1 - 2 * 0.2)
+
+    async def drag():
+        for lr in np.linspace(0.21, 0.6, 15):            # 15 moves from the browser within a few milliseconds
+            ex.controls["lr"].set_state({"value": float(lr)})
+        await asyncio.sleep(3 * ex.THROTTLE_S)
+
+    ex._last_update = -np.inf                             # idle: the first move of the drag is drawn at once
+    asyncio.run(drag())
+    assert renders[1] == pytest.approx(0.21) and renders[-1] == pytest.approx(0.6) and len(renders) <= 4, renders
+    assert ex.data["path"][1] == pytest.approx(1 - 2 * 0.6)   # the last values are the ones shown
+    assert all(c.continuous_update for c in ex.controls.values())
+
+
+def test_the_figure_itself_stays_complete_after_moves():
+    """The picture is blitted (moving parts drawn on a kept background), but ex.figure is an ordinary figure: saved
+    by itself it shows what the widget shows."""
+    import io
+
+    from PIL import Image
+
+    ex = W.gd2d_explorer(lr=0.05)
+    redraws(ex, "lr", 0.15)
+    buffer = io.BytesIO()
+    ex.figure.savefig(buffer, format="png")
+    saved = np.asarray(Image.open(buffer).convert("RGB"))
+    np.testing.assert_array_equal(saved, _pixels(ex))

@@ -1,4 +1,4 @@
-"""Command line: ``python -m grading.pipeline {demo,generate,grade,publish,pair,formgrader,student-repo}``
+"""Command line: ``python -m grading.pipeline {demo,quiz,generate,grade,publish,pair,formgrader,student-repo}``
 (grading/README.md)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from . import demo
-from .driver import Course, generate, publish, run
+from .driver import REPO, Course, generate, publish, run
 from .names import shown
 
 
@@ -66,6 +66,9 @@ def main(argv=None) -> int:
     p_demo.add_argument("--budget", type=int, default=60, help="seconds per notebook (default 60)")
     p_gen = sub.add_parser("generate", help="regenerate labs/<lab>/ from solutions/<lab>/")
     p_gen.add_argument("lab")
+    p_quiz = sub.add_parser("quiz", help="(re)write the quiz at the end of solutions/<lab>/ from grading/quizzes/ "
+                                         "(then `generate <lab>`); 'all' for every lab")
+    p_quiz.add_argument("lab")
     p_grade = sub.add_parser("grade", help="autograde grading/submitted/*/<lab>/, feedback, export")
     p_grade.add_argument("lab")
     p_repo = sub.add_parser("student-repo", help="write the repository students clone (no solutions, no grading)")
@@ -93,6 +96,20 @@ def main(argv=None) -> int:
 
         kept = student_repo(args.out)
         print(f"{len(kept)} files written to {args.out}/ (no solutions/, grading/, tests/): push it for students")
+        return 0
+    if args.command == "quiz":
+        from grading.quizzes import load, write_quiz
+
+        labs = sorted(p.name for p in (REPO / "solutions").iterdir() if (p / f"{p.name.split('-')[0]}.ipynb").is_file()) \
+            if args.lab == "all" else [args.lab]
+        for lab in labs:
+            notebook = REPO / "solutions" / lab / f"{lab.split('-')[0]}.ipynb"
+            if not notebook.is_file():
+                parser.error(f"no source notebook {notebook.relative_to(REPO)}")
+            quiz = load(lab)
+            changed = write_quiz(notebook, quiz)
+            print(f"{notebook.relative_to(REPO)}: quiz of {len(quiz.questions)} questions "
+                  f"{'written' if changed else 'already up to date'}; then: python -m grading.pipeline generate {lab}")
         return 0
     if args.command == "generate":
         generate(Course(), args.lab)

@@ -13,6 +13,9 @@ Autograde, grading step:
     StderrIsNotAnError  nbgrader gives 0 to a test cell with any stderr output; a correct answer that prints a
                         warning must not lose points, so stderr in a test cell without an error is kept as text.
     TrustedVerdict      (verdict.py) every check cell's outputs become the grader's own verdict.
+Release (generate_assignment):
+    QuizAnswerStubs     nbgrader's ClearSolutions, except that a quiz answer cell (grade id ``quiz_qN``) becomes
+                        ``qN = None  # YOUR ANSWER HERE`` instead of ``raise NotImplementedError()``.
 Feedback:
     HideHiddenTests     removes from the feedback the hidden-test source, the tracebacks of hidden-test cells and
                         the values of a failed hidden case (only which case failed and the known-mistake hint
@@ -38,7 +41,7 @@ from nbformat.notebooknode import NotebookNode
 from traitlets import Bool, Dict, Integer, List, Unicode
 
 from nbgrader import utils
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearSolutions, Execute, NbGraderPreprocessor
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -357,3 +360,21 @@ def hide_hidden_case(message: str) -> str:
         return message
     hints = [line.strip() for line in lines[1:] if line.strip().startswith("This matches a known mistake")]
     return "\n".join([f"{first.group(1)} failed (its values are not shown)", *hints])
+
+
+QUIZ_ANSWER_ID = re.compile(r"quiz_(q\d+)")
+
+
+class QuizAnswerStubs(ClearSolutions):
+    """ClearSolutions for the release; a quiz answer cell's solution becomes ``q1 = None  # YOUR ANSWER HERE``."""
+
+    def _replace_solution_region(self, cell, language):
+        found = QUIZ_ANSWER_ID.fullmatch(str(cell.metadata.get("nbgrader", {}).get("grade_id", "")))
+        if cell.cell_type != "code" or found is None:
+            return super()._replace_solution_region(cell, language)
+        saved = self.code_stub
+        self.code_stub = {**saved, language: f"{found.group(1)} = None  # YOUR ANSWER HERE"}
+        try:
+            return super()._replace_solution_region(cell, language)
+        finally:
+            self.code_stub = saved

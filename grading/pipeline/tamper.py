@@ -73,7 +73,7 @@ _RULES = [(pattern, category, why) for category, why, patterns in [
 ] for pattern in patterns.split()]
 
 _BUILTINS = {name for name in dir(builtins) if not name.startswith("_")} | {"__import__", "get_ipython"}
-_KIT_HELPERS = {"check", "needs", "CheckFailure"}
+_KIT_HELPERS = {"check", "check_quiz", "needs", "CheckFailure"}
 _KIT_HELPER_NAMES = {f"lablib.grading.{name}" for name in _KIT_HELPERS}
 # names that mean a module even when this cell does not import it (earlier cells or the kernel usually did)
 _KNOWN_MODULES = {"np": "numpy", "numpy": "numpy", "plt": "matplotlib.pyplot", "math": "math", "os": "os",

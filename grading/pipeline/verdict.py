@@ -46,6 +46,9 @@ from traitlets import Float, List, Unicode
 
 from lablib.grading import EXERCISES, CheckFailure, wire
 from lablib.grading.engine import Outcome, run_check
+from lablib.grading.quiz import MAX_ANSWER_CHARS, answer_problem
+
+from grading import quizzes
 
 from .preprocessors import grading_metadata, record
 from .sandbox import Sandbox, sandbox_env
@@ -219,6 +222,23 @@ class Session:
             return ("value", str(reply.get("type")), str(reply.get("repr")))
         return None
 
+    def answer(self, name: str):
+        """The student's global ``name`` as a quiz answer: ('answer', plain value), ('other', type name) when it is
+        not plain data (the harness sends only exact str/int/float), or None if undefined."""
+        self.ensure()
+        self._send({"op": "answer", "name": name})
+        reply = self._receive(time.monotonic() + self.call_timeout)
+        kind = reply.get("kind")
+        if kind == "missing":
+            return None
+        if kind == "other":
+            return ("other", str(reply.get("type", "object"))[:60])
+        value = reply.get("value")
+        if kind != "answer" or type(value) not in (str, int, float, type(None)) or (
+                type(value) is str and len(value) > MAX_ANSWER_CHARS):
+            raise self._fail("protocol_error", "the student's process sent garbage instead of an answer")
+        return ("answer", value)
+
     def call(self, target: "RemoteFunction", args, kwargs, limit, guarded) -> Outcome:
         self._send({"op": "call", "target": {"ref": target.ref, "side": "sandbox"}, "args": self.encode(list(args)),
                     "kwargs": self.encode(dict(kwargs)), "limit": limit, "guarded": list(guarded)})
@@ -344,6 +364,7 @@ def _signature(params) -> inspect.Signature | None:
 class CellVerdict:
     passed: bool
     text: str
+    kernel_blind: bool = False  # a quiz cell: the student's kernel has no key, so it cannot agree or disagree
 
 
 @dataclass
@@ -376,6 +397,30 @@ def checks_in(source: str) -> list[tuple[str, str, bool]] | None:
     return found or None
 
 
+def quiz_checks_in(source: str) -> list[tuple[str, str, bool]] | None:
+    """The ``check_quiz("lab01:q1", q1, choices=... | number=True | hidden=True)`` calls of a quiz test cell as
+    (question, variable, hidden), or None if it holds anything else."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    found = []
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "check_quiz"
+                and len(call.args) == 2 and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, str) and ":" in call.args[0].value
+                and isinstance(call.args[1], ast.Name)):
+            return None
+        hidden = False
+        for kw in call.keywords:
+            if kw.arg not in ("choices", "number", "hidden") or not isinstance(kw.value, ast.Constant):
+                return None
+            hidden = bool(kw.value.value) if kw.arg == "hidden" else hidden
+        found.append((call.args[0].value, call.args[1].id, hidden))
+    return found or None
+
+
 def _python(source: str) -> str:
     """IPython syntax (%magic, !shell) as plain Python, transformed here, without running anything (bounded:
     IPython's translation is quadratic in the number of magics, tamper.ipython_to_python)."""
@@ -393,12 +438,15 @@ def notebook_verdicts(nb, *, seed: int, sandbox: Sandbox, hide=(), call_timeout:
                       budget: float = 120.0) -> NotebookVerdicts:
     """The grader's verdict on each test cell of ``nb`` (the rebuilt notebook: the lab's own cells and the
     student's answers)."""
-    tests, cells, guarded = {}, [], set()
+    tests, quiz_tests, cells, guarded = {}, {}, [], set()
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         if utils.is_grade(cell) and not utils.is_solution(cell):
             tests[index] = checks_in(cell.source)
+            if tests[index] is None and (quiz := quiz_checks_in(cell.source)) is not None:
+                quiz_tests[index] = quiz
+                del tests[index]
         elif utils.is_solution(cell) or utils.is_locked(cell):
             cells.append({"label": _label(cell, index), "source": cell.source, "answer": utils.is_solution(cell)})
     for checks in filter(None, tests.values()):
@@ -434,6 +482,17 @@ def notebook_verdicts(nb, *, seed: int, sandbox: Sandbox, hide=(), call_timeout:
                 if not ok:
                     break
             result.cells[index] = CellVerdict(passed, "\n".join(lines))
+        for index, checks in quiz_tests.items():
+            lines, passed = [], True
+            marked = any(hidden for _, _, hidden in checks)
+            for question, name, hidden in checks:
+                ok, text = _one_quiz_check(session, question, name, hidden)
+                passed &= ok
+                if hidden or not ok or not marked:  # the mark says it all; a form check only when it fails
+                    lines.append(text)
+                if not ok:
+                    break
+            result.cells[index] = CellVerdict(passed, "\n".join(lines), kernel_blind=True)
     finally:
         session.close()
     for cell, error in zip(cells, session.cell_errors):
@@ -461,6 +520,39 @@ def _one_check(session: Session, exercise: str, name: str, hidden: bool, seed: i
         return False, str(failure)
     except SandboxFailure as failure:
         return False, f"{exercise}: {failure} — grading flag {failure.flag}"
+
+
+def _one_quiz_check(session: Session, question_ref: str, name: str, hidden: bool) -> tuple[bool, str]:
+    """A quiz cell's line: the form of the answer (public) or its mark against the key (hidden). The value comes
+    out of the sandbox as plain data and is compared here, with the key read by the grader (grading/quizzes/)."""
+    lab, _, qid = question_ref.partition(":")
+    try:  # the course's own files: a missing key is the instructor's error, reported, never a point given
+        question = quizzes.load(lab).question(qid)
+    except ValueError as exc:
+        question, problem = None, str(exc)
+    else:
+        problem = f"no question {qid} in grading/quizzes/{lab}.py (re-run `python -m grading.pipeline quiz`)"
+    if question is None:
+        if "quiz_key_missing" not in session.flags:
+            session.flags.append("quiz_key_missing")
+        return False, f"{qid}: the grader has no key for this question ({problem}) — grading flag quiz_key_missing"
+    choices = question.letters if isinstance(question, quizzes.Choice) else None
+    try:
+        found = session.answer(name)
+    except SandboxFailure as failure:
+        return False, f"{qid}: your answer could not be read by the grader ({failure}) — grading flag {failure.flag}"
+    if found is None:
+        return False, f"{qid}: `{name}` is not defined — write your answer in its cell and run it"
+    kind, value = found
+    if kind == "other":
+        wanted = "one letter as a string" if choices else "a number"
+        return False, f"{qid}: expected {wanted}, got a value of type {value} — no points"
+    if hidden:
+        return quizzes.mark(question, value)
+    problem = answer_problem(value, choices=choices, number=choices is None)
+    if problem is not None:
+        return False, f"{qid}: {problem} — no points"
+    return True, f"✓ {qid}: answered — marked below"
 
 
 PENDING = "lablib_pending_verdicts"  # the key of StartTrustedVerdict's Future in nbconvert's resources
@@ -493,7 +585,9 @@ class TrustedVerdict(NbGraderPreprocessor):
         for index, verdict in verdicts.cells.items():
             cell = nb.cells[index]
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
-            if kernel_passed and not verdict.passed:
+            if verdict.kernel_blind:
+                pass
+            elif kernel_passed and not verdict.passed:
                 record(nb, "unconfirmed_pass", f"{_label(cell, index)} passed in the notebook's kernel but not in "
                                                "the grader's own check: no points")
             elif verdict.passed and not kernel_passed:

@@ -4,10 +4,13 @@ Re-run after changing a lab:  python grading/sample_class/make_sample_class.py
 lab01 has the full class: each submission is designed to exercise one behaviour of the pipeline (every
 catalogued mistake, pairs, a blank notebook, an infinite loop, a dying kernel, tampering). The later labs
 have a smaller sample each (MORE_LABS): answers taken from the lab's own solution notebook, so that they stay
-in sync, one catalogued mistake, and a blank notebook. tests/test_pipeline_end_to_end.py states the scores.
+in sync, one catalogued mistake, and a blank notebook. Every lab ends with a quiz (QUIZ): some students answer it
+right (the solution's answers), some give a wrong option or number or a number written as a string, the others
+leave it as released. tests/test_pipeline_end_to_end.py and test_pipeline_sample_more_labs.py state the scores.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import csv
@@ -216,6 +219,41 @@ MORE_LABS = {
 }
 
 
+# Quiz answers: lab -> student -> {question: how}, how = "right" (the solution's answer), "wrong" (the next option,
+# or twice the number plus one) or "text" (the right number written as a string: refused). "all": every question
+# right. Students and questions not listed keep the released `qN = None`.
+QUIZ = {
+    LAB: {"ada": "all", "ben": {"q1": "right", "q2": "wrong", "q3": "right", "q4": "wrong", "q6": "right"},
+          "chen": {"q1": "text", "q2": "right", "q7": "right"}},
+    **{lab: {"ada": "all", "ben": {"all but": question}} for lab, question in {
+        "lab02-backpropagation": "q6", "lab03-optimizers": "q6", "lab04-schedules": "q6",
+        "lab05-vanishing-gradients": "q5", "lab06-overfitting": "q6", "lab07-transfer-learning": "q4"}.items()},
+}
+
+
+def quiz_answer(solution: str, how: str) -> str:
+    """The answer cell's source: the solution's `qN = value` line, changed as ``how`` says."""
+    line = next(line for line in solution.split("\n") if line.startswith("q") and " = " in line)
+    name, value = line.split(" = ", 1)
+    value = ast.literal_eval(value)
+    if how == "wrong":
+        value = "abcdefgh"[("abcdefgh".index(value) + 1) % 4] if isinstance(value, str) else 2 * value + 1
+    elif how == "text":
+        value = str(value)
+    return f"{name} = {value!r}"
+
+
+def fill_quiz(nb, answers: dict, plan) -> None:
+    """Write the quiz answers of ``plan`` (see QUIZ) into ``nb``."""
+    questions = sorted(grade_id[len("quiz_"):] for grade_id in answers if grade_id.startswith("quiz_"))
+    if plan == "all":
+        plan = {q: "right" for q in questions}
+    elif "all but" in plan:
+        plan = {q: "wrong" if q == plan["all but"] else "right" for q in questions}
+    for question, how in plan.items():
+        by_id(nb, f"quiz_{question}").source = quiz_answer(answers[f"quiz_{question}"], how)
+
+
 def solution_answers(source) -> dict:
     """grade_id -> the solution notebook's answer with the nbgrader solution markers removed."""
     answers = {}
@@ -265,6 +303,7 @@ def tamper_metadata(nb):
 def main(root: Path = HERE) -> None:
     """Write ``root/submitted/`` and ``root/roster.csv``."""
     release = nbformat.read(RELEASE, as_version=4)
+    lab01_answers = solution_answers(nbformat.read(HERE.parent.parent / "solutions" / LAB / "lab01.ipynb", as_version=4))
     out = root / "submitted"
     if out.exists():
         shutil.rmtree(out)
@@ -276,6 +315,8 @@ def main(root: Path = HERE) -> None:
                 by_id(nb, grade_id).source = table[key]
         if partner:
             nb.cells[0].source = nb.cells[0].source.replace('PARTNER = ""', f'PARTNER = "{partner}"')
+        if student in QUIZ[LAB]:
+            fill_quiz(nb, lab01_answers, QUIZ[LAB][student])
         if student == "sam":
             tamper_tests(nb)
         if student == "tara":
@@ -290,6 +331,7 @@ def main(root: Path = HERE) -> None:
             if wrong is not None:
                 for grade_id, answer in {**answers, **wrong}.items():
                     by_id(nb, grade_id).source = answer
+                fill_quiz(nb, answers, QUIZ[lab][student] if student in QUIZ[lab] else {})
             write(out, student, lab, nb, "2026-10-20 10:00:00 UTC")
     with open(root / "roster.csv", "w", newline="") as fh:
         writer = csv.writer(fh)

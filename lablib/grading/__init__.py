@@ -16,6 +16,9 @@ graded, the points come from ``run_check`` called by the grader itself with the 
 functions running in a sandbox (grading/pipeline/verdict.py); what a check prints in the student's kernel is
 feedback only.
 
+``check_quiz("lab01:q1", q1, choices="abcd")`` checks the form of a quiz answer (a letter, a finite number); the
+keys are not in lablib: the grader marks the answers (lablib/grading/quiz.py).
+
 ``needs("name", ...)`` wraps an experiment cell that uses the student's functions: before the exercise is
 written it prints one "not implemented yet" line instead of a traceback.
 
@@ -25,6 +28,7 @@ lablib/grading/exercises/__init__.py.
 """
 from .engine import DEFAULT_HIDDEN_SEED, EXERCISES, HIDDEN_SEED_ENV, CheckFailure, Exercise, Mistake, check, run_check
 from .experiments import needs
+from .quiz import check_quiz
 from . import exercises  # noqa: F401  (registers every exercise)
 
-__all__ = ["check", "run_check", "needs", "CheckFailure", "EXERCISES", "Exercise", "Mistake", "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]
+__all__ = ["check", "run_check", "needs", "check_quiz", "CheckFailure", "EXERCISES", "Exercise", "Mistake", "HIDDEN_SEED_ENV", "DEFAULT_HIDDEN_SEED"]

@@ -60,7 +60,7 @@ def receive(fd: int, wait=None) -> dict:
         raise WireError(f"frame of {length} bytes exceeds the {MAX_FRAME} byte limit")
     try:
         message = json.loads(read_exactly(fd, length, wait))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also an int of too many digits
         raise WireError(f"malformed frame: {exc}") from None
     if not isinstance(message, dict):
         raise WireError("a frame must hold a JSON object")
