@@ -30,7 +30,7 @@ import numpy as np
 
 from . import wire
 from .engine import shared_memory, warning_text
-from .tripwire import ReferenceCalled, guard, resolve
+from .tripwire import CopyWatch, ReferenceCalled, fingerprints, guard, resolve
 
 MAX_TEXT = 100_000
 
@@ -82,15 +82,26 @@ class Harness:
         self.namespace = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell,
                           "display": lambda *a, **k: None}
         self.objects: dict[int, object] = {}
+        self.guarded: list[str] = []   # every reference guarded in this notebook's answer cells
+        self.prints: dict = {}         # their fingerprints, taken before any student code ran
+        self.watch = CopyWatch()
+
+    def _guarded(self, names=None):
+        """The guard and the copy watch over ``names`` (default: every guarded reference): whenever the
+        student's objects are touched (their cells, functions, reprs, signatures), neither a reference nor a copy
+        of one can run unnoticed."""
+        names = self.guarded if names is None else [n for n in names if n in self.guarded]
+        prints = {digest: name for digest, name in self.prints.items() if name in names}
+        return guard(resolve(*names)), self.watch.watching(prints)
 
     # -- values
     def _ref(self, obj) -> dict:
         self.objects[id(obj)] = obj
         try:
-            text = repr(obj)[:200]
+            text = str(repr(obj))[:200]
         except BaseException:  # noqa: BLE001 — a student's __repr__ may do anything
             text = "?"
-        return {"ref": id(obj), "side": "sandbox", "type": type(obj).__name__, "repr": text}
+        return {"ref": id(obj), "side": "sandbox", "type": type(obj).__name__[:100], "repr": text}
 
     def _resolve(self, ref: dict):
         if ref.get("side") == "grader":
@@ -121,13 +132,16 @@ class Harness:
 
     # -- requests
     def run_cells(self, cells: list[dict]) -> list:
+        self.guarded = sorted({name for cell in cells for name in cell.get("guarded", [])})
+        self.prints = fingerprints(resolve(*self.guarded))  # before any of the student's code runs
         errors = []
         for index, cell in enumerate(cells):
             wire.send(self.fd_out, {"op": "cell", "index": index})
             sink = Bounded()
             sys.stdout = sys.stderr = sink
             try:
-                with guard(resolve(*cell.get("guarded", []))), warnings.catch_warnings():
+                guarded, watch = self._guarded(cell.get("guarded", []))
+                with guarded, watch, warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     exec(compile(cell["source"], f"<cell {cell['label']}>", "exec"), self.namespace)
                 errors.append(None)
@@ -152,9 +166,9 @@ class Harness:
         out, err = Bounded(), Bounded()
         reply = {"op": "result", "value": None, "error": None, "reference": None}
         sys.stdout, sys.stderr = out, err
+        guarded, watch = self._guarded(request.get("guarded", []))
         try:
-            with guard(resolve(*request.get("guarded", []))) as hits, \
-                    warnings.catch_warnings(record=True) as caught:
+            with guarded as hits, watch, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     result = fn(*args, **kwargs)
@@ -166,13 +180,17 @@ class Harness:
                     pass
                 except BaseException as exc:  # noqa: BLE001
                     reply["error"] = _error(exc)
+                reply["mutated"] = {"args": [[i, self.encode(a)] for i, a in enumerate(args) if _mutable(a)],
+                                    "kwargs": [[k, self.encode(v)] for k, v in kwargs.items() if _mutable(v)]}
+                intact = hits.intact()
             reply["reference"] = hits.first
+            reply["copied"] = self.watch.first
+            if not (intact and self.watch.intact):  # the guard or the watch was undone by the student's code
+                reply["copied"] = reply["copied"] or next(iter(request.get("guarded") or []), None)
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         reply["out"], reply["err"] = out.value(), err.value()
-        reply["warnings"] = [warning_text(w.category.__name__, w.message) for w in caught[:20]]
-        reply["mutated"] = {"args": [[i, self.encode(a)] for i, a in enumerate(args) if _mutable(a)],
-                            "kwargs": [[k, self.encode(v)] for k, v in kwargs.items() if _mutable(v)]}
+        reply["warnings"] = [warning_text(w.category.__name__, w.message)[:500] for w in caught[:20]]
         return reply
 
     def serve(self) -> None:
@@ -182,7 +200,10 @@ class Harness:
             if op == "init":
                 wire.send(self.fd_out, {"op": "ready", "errors": self.run_cells(request["cells"])})
             elif op == "lookup":
-                wire.send(self.fd_out, {"op": "found", **self.lookup(str(request["name"]))})
+                guarded, watch = self._guarded()
+                with guarded, watch:
+                    found = {"op": "found", **self.lookup(str(request["name"]))}
+                wire.send(self.fd_out, found)
             elif op == "call":
                 try:
                     reply = self.call(request)
