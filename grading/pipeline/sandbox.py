@@ -58,6 +58,7 @@ AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x00000001
 SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442  # one numbering on every architecture
 OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH = 1, os.O_CLOEXEC, 0x1000, 0x4
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+MNT_DETACH = 2
 NOBODY = 65534
 FIRST_UID, UID_RANGE = 200_000, 1_000_000  # user ids of sandboxes (no account has them)
 
@@ -99,8 +100,11 @@ class Sandbox(Configurable):
             "tmp_bytes": self.tmp_mb << 20,
         }
 
-    def workdir(self) -> Path:
-        """A fresh directory for one sandboxed run (removed with ``shutil.rmtree`` by the caller). When the
+    def workdir(self, quota: bool = False) -> Path:
+        """A fresh directory for one sandboxed run (removed by ``release_workdir``, or ``shutil.rmtree`` without a
+        quota). ``quota``: where the grader is root, the directory is a tmpfs of ``workdir_mb`` MiB and 10,000
+        inodes (a disk quota that the sandbox and the grader both see: a kernel's sockets are there); elsewhere
+        the verdict harness gets a private one inside its sandbox (``command(private=True)``). When the
         grader is root, its owner is a fresh unused user id, the one the sandbox runs as: the process limit
         (RLIMIT_NPROC counts per user) is then this sandbox's alone, whatever runs beside it. It comes seeded with
         matplotlib's font cache (a first import would otherwise spend a second building it, in every sandbox)."""
@@ -108,6 +112,10 @@ class Sandbox(Configurable):
         uid = FIRST_UID + secrets.randbelow(UID_RANGE) if os.geteuid() == 0 else os.getuid()
         gid = uid if os.geteuid() == 0 else os.getgid()
         os.chown(path, uid, gid)
+        if quota and os.geteuid() == 0 and self.workdir_mb > 0:
+            with contextlib.suppress(OSError):  # no mount privilege (a container): the private one still applies
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
+                       f"size={self.workdir_mb << 20},nr_inodes=10000,mode=0700,uid={uid},gid={gid}")
         cache_dir = _font_cache()
         if cache_dir is not None:
             shutil.copytree(cache_dir, path / ".matplotlib")
@@ -115,11 +123,20 @@ class Sandbox(Configurable):
                 os.chown(copied, uid, gid)
         return path
 
+    @staticmethod
+    def release_workdir(path: Path) -> None:
+        """Remove a work directory (unmounting its quota tmpfs first, if it has one)."""
+        if os.path.ismount(path):
+            with contextlib.suppress(OSError):
+                _check(_libc.umount2(str(path).encode(), MNT_DETACH), f"umount {path}")
+        shutil.rmtree(path, ignore_errors=True)
+
     def command(self, cmd: list[str], workdir: Path, hide=(), private: bool = False) -> list[str]:
         """``cmd`` wrapped in the sandbox launcher (the policy is written into ``workdir``). ``private``: the
         sandbox gets its own copy of ``workdir`` on a tmpfs of ``workdir_mb`` (a disk quota; nothing it writes
         reaches the host's disk, nobody outside sees it: not for a kernel, whose sockets are there)."""
         policy_file = Path(workdir) / ".sandbox-policy.json"
+        private = private and not os.path.ismount(workdir)  # a quota tmpfs already (workdir(quota=True) as root)
         policy_file.write_text(json.dumps(self.policy(Path(workdir), hide, private)))
         return [sys.executable, "-I", __file__, str(policy_file), "--", *cmd]
 

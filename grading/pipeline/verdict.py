@@ -124,7 +124,7 @@ class Session:
         if self.generation > self.max_restarts:
             raise self._fail("too_many_restarts", f"the student's code was restarted {self.max_restarts} times "
                                                   "already; nothing more is run")
-        self.workdir = self.sandbox.workdir()
+        self.workdir = self.sandbox.workdir(quota=True)
         to_harness, self.fd_out = os.pipe()
         self.fd_in, from_harness = os.pipe()
         os.set_blocking(self.fd_out, False)  # a sandbox that does not read cannot block the grader (_send)
@@ -152,7 +152,7 @@ class Session:
         for fd in (self.fd_in, self.fd_out):
             os.close(fd)
         self.stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        Sandbox.release_workdir(self.workdir)
         self.proc = None
 
     def _fail(self, flag: str, message: str) -> SandboxFailure:
@@ -319,14 +319,31 @@ class Session:
             with np.errstate(all="ignore"), warnings.catch_warnings():  # e.g. overflow on a diverging run
                 warnings.simplefilter("ignore")
                 value = fn(*args, **kwargs)
+            room = self.REPLY_RATIO * asked + self.REPLY_FLOOR
+            if _array_bytes(value) * 4 // 3 > room:  # measured before encoding: a refused reply is never encoded
+                raise ValueError(f"the result (arrays of {_array_bytes(value)} bytes) is far larger than the request "
+                                 f"({asked} bytes)")
             reply = wire.dumps({"op": "return", "value": self.encode(value)})
-            if len(reply) > self.REPLY_RATIO * asked + self.REPLY_FLOOR:
+            if len(reply) > room:
                 raise ValueError(f"the result ({len(reply)} bytes) is far larger than the request ({asked} bytes)")
         except (wire.WireError, RecursionError):
             raise self._fail("protocol_error", "the student's process sent a malformed callback") from None
         except Exception as exc:  # the grader's function refused the student's arguments: their error
             reply = {"op": "raise", "type": type(exc).__name__, "message": str(exc)[:500]}
         self._send(reply, deadline)
+
+
+def _array_bytes(value, depth: int = 0) -> int:
+    """Bytes of the numpy arrays in ``value`` (nested lists, tuples and dict values; as deep as the wire goes)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if depth > wire.MAX_DEPTH:
+        return 0
+    if isinstance(value, (list, tuple)):
+        return sum(_array_bytes(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return sum(_array_bytes(v, depth + 1) for v in value.values())
+    return 0
 
 
 def _refuse_broadcast(values, ratio: int) -> None:
@@ -465,7 +482,7 @@ def _label(cell, index) -> str:
 
 
 def notebook_verdicts(nb, *, seed, sandbox: Sandbox, hide=(), call_timeout: float = 10.0,
-                      budget: float = 120.0) -> NotebookVerdicts:
+                      budget: float = 120.0, cell_timeout: float = 60.0) -> NotebookVerdicts:
     """The grader's verdict on each test cell of ``nb`` (the rebuilt notebook: the lab's own cells and the
     student's answers). ``seed``: the hidden cases' seed, or a function exercise -> seed (per student, secret.py).
 
@@ -495,7 +512,8 @@ def notebook_verdicts(nb, *, seed, sandbox: Sandbox, hide=(), call_timeout: floa
         cell["guarded"] = sorted(guarded) if cell.pop("answer") else []
     seed_of = seed if callable(seed) else (lambda _exercise: seed)
     result = NotebookVerdicts()
-    session = Session(cells, sandbox=sandbox, hide=hide, call_timeout=call_timeout, budget=budget)
+    session = Session(cells, sandbox=sandbox, hide=hide, call_timeout=call_timeout, budget=budget,
+                      start_timeout=cell_timeout)
     started = time.monotonic()
     outcomes: dict[tuple[int, int], tuple[bool, str]] = {}
     try:
@@ -564,6 +582,13 @@ def _hidden_text(exercise: str, failure) -> str:
     return "\n".join(lines)
 
 
+def seed_digest(seed: int) -> str:
+    """A short digest naming one student's hidden cases of one exercise (which cases, not what they are)."""
+    import hashlib
+
+    return hashlib.sha256(f"lablib hidden cases {seed}".encode()).hexdigest()[:16]
+
+
 class _Failed(Exception):
     def __init__(self, message: str, reason: str | None):
         super().__init__(message)
@@ -614,6 +639,8 @@ class TrustedVerdict(NbGraderPreprocessor):
     hidden_seed = Unicode(help="The secret seed of the hidden cases (never given to student code).").tag(config=True)
     call_timeout = Float(10.0, help="Seconds one call of a student's function may take.").tag(config=True)
     budget = Float(120.0, help="Seconds of trusted checking per notebook.").tag(config=True)
+    cell_timeout = Float(60.0, help="Seconds one setup or answer cell may run in the grader's own run (a cell "
+                         "over it is left out).").tag(config=True)
     hide = List(Unicode(), help="Paths the sandbox must not see (the course directory).").tag(config=True)
 
     def _seeds(self, nb, resources):
@@ -635,13 +662,14 @@ class TrustedVerdict(NbGraderPreprocessor):
     def _verdicts(self, nb, resources=None) -> tuple[NotebookVerdicts, float]:
         started = time.monotonic()
         verdicts = notebook_verdicts(nb, seed=self._seeds(nb, resources), sandbox=Sandbox(parent=self),
-                                     hide=self.hide, call_timeout=self.call_timeout, budget=self.budget)
+                                     hide=self.hide, call_timeout=self.call_timeout, budget=self.budget,
+                                     cell_timeout=self.cell_timeout)
         return verdicts, time.monotonic() - started
 
     def _wait(self, pending: Future, nb) -> tuple[NotebookVerdicts, float]:
         """The verdicts, or every check cell failed with a flag if computing them failed or never ended (the
         thread's own deadlines end it long before this wait's)."""
-        limit = self.budget + 2 * self.call_timeout + 120
+        limit = self.budget + self.cell_timeout + 2 * self.call_timeout + 60
         try:
             return pending.result(timeout=limit)
         except Exception as exc:  # noqa: BLE001 — one submission's failure never stops the grading of the others
@@ -679,6 +707,11 @@ class TrustedVerdict(NbGraderPreprocessor):
                 if verdict.passed else [nbformat.v4.new_output(
                     "error", ename="CheckFailure", evalue=verdict.text, traceback=verdict.text.split("\n"))]
         grading_metadata(nb)["verdict_seconds"] = round(seconds, 2)
+        if self.hidden_seed.strip().isdigit():  # which hidden cases this submission got, for staff (a digest)
+            seed_of = self._seeds(nb, resources)
+            grading_metadata(nb)["hidden_cases"] = {
+                exercise: seed_digest(seed_of(exercise)) for exercise in sorted(
+                    {e for index in verdicts.cells for e, _, _ in checks_in(nb.cells[index].source) or ()})}
         return nb, resources
 
 
