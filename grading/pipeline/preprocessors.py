@@ -27,7 +27,6 @@ import copy
 import math
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 

@@ -19,6 +19,7 @@ Requests -> replies:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import itertools
 import os
@@ -87,12 +88,16 @@ class Harness:
         self.watch = CopyWatch()
 
     def _guarded(self, names=None):
-        """The guard and the copy watch over ``names`` (default: every guarded reference): whenever the
-        student's objects are touched (their cells, functions, reprs, signatures), neither a reference nor a copy
-        of one can run unnoticed."""
+        """The guard over ``names`` (default: every guarded reference), for whenever the student's objects are
+        touched (their cells, functions, reprs, signatures): no reference runs unnoticed."""
         names = self.guarded if names is None else [n for n in names if n in self.guarded]
+        return guard(resolve(*names))
+
+    def _watched(self, names):
+        """The copy watch over the references ``names``, for a call of the student's function (where a copy's run
+        decides a verdict); none when none of them is long enough to fingerprint."""
         prints = {digest: name for digest, name in self.prints.items() if name in names}
-        return guard(resolve(*names)), self.watch.watching(prints)
+        return self.watch.watching(prints) if prints else contextlib.nullcontext()
 
     # -- values
     def _ref(self, obj) -> dict:
@@ -140,8 +145,7 @@ class Harness:
             sink = Bounded()
             sys.stdout = sys.stderr = sink
             try:
-                guarded, watch = self._guarded(cell.get("guarded", []))
-                with guarded, watch, warnings.catch_warnings():
+                with self._guarded(cell.get("guarded", [])), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     exec(compile(cell["source"], f"<cell {cell['label']}>", "exec"), self.namespace)
                 errors.append(None)
@@ -166,9 +170,10 @@ class Harness:
         out, err = Bounded(), Bounded()
         reply = {"op": "result", "value": None, "error": None, "reference": None}
         sys.stdout, sys.stderr = out, err
-        guarded, watch = self._guarded(request.get("guarded", []))
+        self.watch.first, self.watch.intact = None, True
         try:
-            with guarded as hits, watch, warnings.catch_warnings(record=True) as caught:
+            with self._guarded(request.get("guarded", [])) as hits, self._watched(request.get("guarded", [])), \
+                    warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     result = fn(*args, **kwargs)
@@ -200,8 +205,7 @@ class Harness:
             if op == "init":
                 wire.send(self.fd_out, {"op": "ready", "errors": self.run_cells(request["cells"])})
             elif op == "lookup":
-                guarded, watch = self._guarded()
-                with guarded, watch:
+                with self._guarded():
                     found = {"op": "found", **self.lookup(str(request["name"]))}
                 wire.send(self.fd_out, found)
             elif op == "call":

@@ -177,6 +177,7 @@ class CopyWatch:
         self.known: dict = {}      # code object -> fingerprint
         self.prints: dict = {}
         self.first: str | None = None
+        self.intact = True  # False when the student's code replaced or removed the watch's hook
 
     def _trace(self, frame, event, arg):
         if event == "call":

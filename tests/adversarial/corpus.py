@@ -804,9 +804,9 @@ SUBMISSIONS += [
                "grader's limit)", "df returns x**2",
                {"df": DF_SQ + "\n\ndisplay({'text/plain': 'y'}, metadata={'junk': 'z' * 40_000_000}, raw=True)\n"},
                zero=("df",)),
-    Submission("w17_huge_exception", LAB1, "df raises with a 20 MB message, in its cell and when called",
+    Submission("w17_huge_exception", LAB1, "df raises with a 12 MB message, in its cell and when called",
                "df raises",
-               {"df": "def df(x):\n    raise ValueError('e' * 20_000_000)\n\n\ndf(1.0)\n"},
+               {"df": "def df(x):\n    raise ValueError('e' * 12_000_000)\n\n\ndf(1.0)\n"},
                zero=("df",), flags=frozenset({"huge_output"})),
     Submission("w18_disk_filler", LAB1, "f's cell writes 12 files of 60 MB into its work directory (720 MB on the "
                "grader's disk)", "f returns 2x",
