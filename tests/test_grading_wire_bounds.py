@@ -185,9 +185,18 @@ def test_no_public_message_is_written_after_a_hidden_case_was_seen():
     assert f_hidden.text == "✓ f: the hidden checks passed"         # no note of what f printed or warned
     assert "LEAK" in df_public.text and "[" not in df_public.text.split("LEAK", 1)[1].split("\n")[0]  # nothing seen
     assert "LEAK" not in df_hidden.text and df_hidden.text.startswith("df — hidden case 1 failed")
-    for case in hidden_inputs:
-        shown = repr(np.asarray(case.x).tolist())
-        assert all(shown not in v.text for v in verdicts.cells.values()) and all(shown not in n for n in verdicts.notes)
+    shown = [repr(np.asarray(case.x, dtype=float).tolist()) for case in hidden_inputs]
+    for text in [v.text for v in verdicts.cells.values()] + verdicts.notes:
+        assert not any(value in text for value in shown), text
+    # the control: in that order by hand, df's public message does carry f's hidden inputs (what the order prevents)
+    s = session((LEAKER, []))
+    try:
+        run_check("f", s.lookup("f"), hidden=True, seed=student_seed("99", "lab01", "eve", "f"))
+        with pytest.raises(CheckFailure) as leaked:
+            run_check("df", s.lookup("df"))
+        assert any(value in str(leaked.value) for value in shown[-3:])
+    finally:
+        s.close()
 
 
 # ---------------------------------------------------------------------------------------------------------
