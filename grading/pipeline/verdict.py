@@ -722,6 +722,7 @@ class StartTrustedVerdict(TrustedVerdict):
     first; the thread owns its sandbox and closes it whatever happens."""
 
     def preprocess(self, nb, resources):
+        self._seeds(nb, resources)  # a configuration error stops the grading here, loudly, not in the thread
         pending, work = Future(), (copy.deepcopy(nb), copy.deepcopy(resources.get("nbgrader") or {}))
 
         def compute():
