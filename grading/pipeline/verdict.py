@@ -93,7 +93,8 @@ class Session:
     cells run, each cell's deadline starts with that cell's turn, in order, once), writes to the sandbox are
     non-blocking with the same deadline, a frame is at most ``max_frame`` bytes, the handles and callbacks
     it names are counted, a callback's reply is at most ``REPLY_RATIO`` times its request (plus ``REPLY_FLOOR``),
-    the process is started at most ``1 + max_restarts`` times, and nothing goes on after ``budget`` seconds
+    cells that kill or hang it make it restart at most ``max_restarts`` times and calls at most
+    ``max_call_restarts`` times, and nothing goes on after ``budget`` seconds
     (plus one call's grace)."""
 
     REPLY_RATIO, REPLY_FLOOR = 4, 1 << 20
@@ -101,10 +102,12 @@ class Session:
 
     def __init__(self, cells: list[dict], *, sandbox: Sandbox, hide=(), call_timeout: float = 10.0,
                  start_timeout: float = 60.0, budget: float = 600.0, max_restarts: int = 4,
+                 max_call_restarts: int = 12,
                  max_frame: int = 64 << 20):
         self.cells, self.sandbox, self.hide = cells, sandbox, list(hide)
         self.call_timeout, self.start_timeout = call_timeout, start_timeout
-        self.max_restarts, self.max_frame = max_restarts, max_frame
+        self.max_restarts, self.max_call_restarts, self.max_frame = max_restarts, max_call_restarts, max_frame
+        self.cell_restarts = 0             # restarts because a cell killed or hung the process
         self.ends = time.monotonic() + budget + call_timeout  # the hard end of everything this session does
         self.proc = None
         self.generation = 0
@@ -120,9 +123,10 @@ class Session:
 
     # -- process
     def _spawn(self) -> None:
-        if self.generation > self.max_restarts:
-            raise self._fail("too_many_restarts", f"the student's code was restarted {self.max_restarts} times "
-                                                  "already; nothing more is run")
+        if self.cell_restarts > self.max_restarts or \
+                self.generation - 1 - self.cell_restarts >= self.max_call_restarts:  # restarts after calls
+            raise self._fail("too_many_restarts", "the student's code stopped the grader's run too often; nothing "
+                                                  "more is run")
         self.workdir = self.sandbox.workdir(quota=True)
         to_harness, self.fd_out = os.pipe()
         self.fd_in, from_harness = os.pipe()
@@ -194,7 +198,7 @@ class Session:
 
     def start(self) -> None:
         """Run the cells (again); a cell that kills or hangs the sandbox is skipped on the next start. At most
-        ``max_restarts`` restarts in all (flag too_many_restarts): cells that exit the process cannot make the
+        ``max_restarts`` such restarts (flag too_many_restarts): cells that exit the process cannot make the
         grader replay the slow ones before them again and again."""
         while True:
             self._spawn()
@@ -219,6 +223,7 @@ class Session:
                 if not isinstance(current, int) or current in self.skip or failure.flag == "too_many_restarts":
                     raise
                 self.skip.add(current)
+                self.cell_restarts += 1
                 self.notes.append(f"{self.cells[current]['label']} stopped the grader's run of your code "
                                   f"({failure.flag}); it was left out")
 
