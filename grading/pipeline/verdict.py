@@ -108,6 +108,7 @@ class Session:
         self.call_timeout, self.start_timeout = call_timeout, start_timeout
         self.max_restarts, self.max_call_restarts, self.max_frame = max_restarts, max_call_restarts, max_frame
         self.cell_restarts = 0             # restarts because a cell killed or hung the process
+        self.planned = 0                   # restarts the grader chose (fresh)
         self.ends = time.monotonic() + budget + call_timeout  # the hard end of everything this session does
         self.proc = None
         self.generation = 0
@@ -124,7 +125,7 @@ class Session:
     # -- process
     def _spawn(self) -> None:
         if self.cell_restarts > self.max_restarts or \
-                self.generation - 1 - self.cell_restarts >= self.max_call_restarts:  # restarts after calls
+                self.generation - 1 - self.cell_restarts - self.planned >= self.max_call_restarts:
             raise self._fail("too_many_restarts", "the student's code stopped the grader's run too often; nothing "
                                                   "more is run")
         self.workdir = self.sandbox.workdir(quota=True)
@@ -230,6 +231,12 @@ class Session:
     def ensure(self) -> None:
         if self.proc is None:
             self.start()
+
+    def fresh(self) -> None:
+        """The next request goes to a new process (a planned restart: not counted against ``max_call_restarts``)."""
+        if self.proc is not None:
+            self.close()
+            self.planned += 1
 
     # -- values
     def encode(self, value):
@@ -491,7 +498,8 @@ def notebook_verdicts(nb, *, seed, sandbox: Sandbox, hide=(), call_timeout: floa
     student's answers). ``seed``: the hidden cases' seed, or a function exercise -> seed (per student, secret.py).
 
     Nothing the student's code could have learnt from a hidden case reaches a verdict's text: every public check
-    runs before the first hidden one (so no public message is written by code that has seen a hidden input), the
+    runs before the first hidden one, and the hidden ones in a new process (so no public message is written by code
+    that has seen a hidden input, and nothing the public checks left behind, a thread, a fork, runs beside them), the
     grader's notes on the student's cells come from the run before any check, and a hidden check's text is made
     by the grader from facts alone (which case, which catalogued mistake, which grading flag: ``_hidden_text``),
     never from the student's values, messages or names. A function found running a copy of a guarded reference
@@ -522,6 +530,8 @@ def notebook_verdicts(nb, *, seed, sandbox: Sandbox, hide=(), call_timeout: floa
     outcomes: dict[tuple[int, int], tuple[bool, str]] = {}
     try:
         for phase_hidden in (False, True):
+            if phase_hidden:
+                session.fresh()  # the hidden cases go to a process the public checks left nothing in
             for index, checks in tests.items():
                 for position, (exercise, name, hidden) in enumerate(checks or ()):
                     if hidden != phase_hidden or any(not outcomes.get((index, p), (True,))[0]
