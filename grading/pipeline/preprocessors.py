@@ -118,7 +118,7 @@ class RebuildFromSource(NbGraderPreprocessor):
         return rebuilt, resources
 
 
-MAX_KERNEL_MESSAGE = 32 << 20  # bytes of one message from a sandboxed kernel (a plot is well under 1 MB)
+MAX_KERNEL_MESSAGE = 64 << 20  # bytes of one message from a sandboxed kernel (a plot is well under 1 MB)
 
 
 class _BoundedContext(zmq.asyncio.Context):

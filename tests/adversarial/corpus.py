@@ -800,9 +800,9 @@ SUBMISSIONS += [
                {"f": F_2X + "\n\nfor _ in range(5):\n    display({'text/plain': 'x'}, "
                             "metadata={'junk': 'z' * 20_000_000}, raw=True)\n"},
                zero=("f",), flags=frozenset({"huge_output"})),
-    Submission("w16_message_bomb", LAB1, "df's cell displays one output of 40 MB (one ZeroMQ message over the "
+    Submission("w16_message_bomb", LAB1, "df's cell displays one output of 80 MB (one ZeroMQ message over the "
                "grader's limit)", "df returns x**2",
-               {"df": DF_SQ + "\n\ndisplay({'text/plain': 'y'}, metadata={'junk': 'z' * 40_000_000}, raw=True)\n"},
+               {"df": DF_SQ + "\n\ndisplay({'text/plain': 'y'}, metadata={'junk': 'z' * 80_000_000}, raw=True)\n"},
                zero=("df",)),
     Submission("w17_huge_exception", LAB1, "df raises with a 12 MB message, in its cell and when called",
                "df raises",
