@@ -67,7 +67,8 @@ c.GradingExecute.kernel_env = {             # never a secret: student code can r
 # the hidden cases, never from what the student's kernel printed.
 c.TrustedVerdict.hidden_seed = hidden_seed()  # per-installation secret in grading/.secrets/, never committed
 c.TrustedVerdict.call_timeout = 10            # seconds per call of a student's function
-c.TrustedVerdict.budget = 120                 # seconds of checking per notebook
+c.TrustedVerdict.budget = 120                 # seconds of checking per notebook (a hard end for the sandbox)
+c.TrustedVerdict.cell_timeout = 60            # seconds per cell in the grader's own run (over it: the cell is left out)
 # Student code runs in a sandbox (grading/pipeline/sandbox.py): no network, a read-only file system without
 # the course's files, its own processes, unprivileged, with limits.
 c.Sandbox.enabled = True

@@ -104,6 +104,7 @@ class Course:
         if self.timeout is not None:  # a call of a student's function gets no longer than a cell
             cfg.GradingExecute.timeout = self.timeout
             cfg.TrustedVerdict.call_timeout = min(float(self.timeout), cfg.TrustedVerdict.call_timeout)
+            cfg.TrustedVerdict.cell_timeout = max(30.0, 2.0 * float(self.timeout))  # the grader's run of a cell
         if self.budget is not None:
             cfg.GradingExecute.notebook_budget = self.budget
         if self.hidden_seed is not None:

@@ -26,6 +26,10 @@ answer is its own exercise). ``flags`` (';'-separated) marks what needs a look:
     unconfirmed_pass  a test cell passed in the student's kernel but not in the grader's own check (0 points)
     kernel_disagrees  a test cell failed in the kernel but passed the grader's own check (the check counts)
     sandbox_died, protocol_error   the grader's sandboxed run of the student's code died or sent garbage
+    too_many_restarts the grader's run died or hung too often; what was left is not checked (0 points)
+    copied_reference  a function ran a copy of lablib's reference: no points for that exercise (grading/README.md)
+    verdict_timeout, verdict_error   the grader's own check of the notebook did not finish or failed: no points
+                      for its check cells, the other submissions are graded as usual
     tamper_suspect    the static tamper report found suspicious code (output/tamper/<lab>/<student>-*.md);
                       a flag for a person to look at, never a verdict
 """

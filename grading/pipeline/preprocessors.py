@@ -30,7 +30,6 @@ import copy
 import math
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -38,7 +37,10 @@ import nbformat
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Bool, Dict, Integer, List, Unicode
+from traitlets import Bool, Dict, Integer, List, Unicode, default
+import zmq
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
 
 from nbgrader import utils
 from nbgrader.preprocessors import ClearSolutions, Execute, NbGraderPreprocessor
@@ -119,15 +121,37 @@ class RebuildFromSource(NbGraderPreprocessor):
         return rebuilt, resources
 
 
+MAX_KERNEL_MESSAGE = 64 << 20  # bytes of one message from a sandboxed kernel (a plot is well under 1 MB)
+
+
+class _BoundedContext(zmq.asyncio.Context):
+    """A ZeroMQ context whose sockets refuse an inbound message over MAX_KERNEL_MESSAGE bytes (the peer is
+    disconnected before the message is buffered): the student's kernel cannot make the grader hold 100 MB of
+    output metadata per message; the cell then times out like a hung one."""
+
+    def socket(self, *args, **kwargs):
+        sock = super().socket(*args, **kwargs)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE)
+        return sock
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    @default("context")
+    def _bounded_context(self):
+        self._created_context = True  # the client terminates it when its channels stop
+        return _BoundedContext()
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel inside the sandbox (sandbox.py): its own empty work directory as cwd and home, no inherited
     environment, and ZeroMQ over unix sockets in that directory (the sandbox has no network, not even
-    loopback)."""
+    loopback); its client reads at most MAX_KERNEL_MESSAGE bytes per message."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.client_factory = BoundedKernelClient
         self.sandbox = Sandbox(parent=self)
-        self.workdir = self.sandbox.workdir()
+        self.workdir = self.sandbox.workdir(quota=True)
         self.transport, self.ip = "ipc", str(self.workdir / "kernel")
         self.connection_file = str(self.workdir / "kernel.json")
         self.hide: list[str] = []
@@ -146,7 +170,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            Sandbox.release_workdir(self.workdir)
 
     cleanup_resources = run_sync(_async_cleanup_resources)
 
@@ -179,7 +203,10 @@ class GradingExecute(Execute):
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
-        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        # everything an output keeps counts: text, data, metadata, an error's name, value and traceback
+        size = sum(len(str(content.get(key) or "")) for key in ("text", "ename", "evalue", "traceback"))
+        size += sum(len(str(k)) + len(str(v)) for key in ("data", "metadata", "transient")
+                    for k, v in (content.get(key) or {}).items())
         used = self._output_chars.get(cell_index, 0)
         self._output_chars[cell_index] = used + size
         if used + size <= self.max_output_chars:

@@ -58,6 +58,7 @@ AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x00000001
 SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442  # one numbering on every architecture
 OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_EMPTY_PATH, MOVE_MOUNT_F_EMPTY_PATH = 1, os.O_CLOEXEC, 0x1000, 0x4
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+MNT_DETACH = 2
 NOBODY = 65534
 FIRST_UID, UID_RANGE = 200_000, 1_000_000  # user ids of sandboxes (no account has them)
 
@@ -85,9 +86,12 @@ class Sandbox(Configurable):
     max_processes = Integer(64, help="Processes and threads of the sandbox user (RLIMIT_NPROC).").tag(config=True)
     max_file_mb = Integer(64, help="Largest file a sandboxed process may write, MiB (RLIMIT_FSIZE).").tag(config=True)
     tmp_mb = Integer(64, help="Size of the sandbox's private /tmp, MiB.").tag(config=True)
+    workdir_mb = Integer(256, help="Disk quota of a private work directory (a size-limited tmpfs the sandbox "
+                         "alone sees: the verdict harness's), MiB.").tag(config=True)
 
-    def policy(self, workdir: Path, hide=()) -> dict:
+    def policy(self, workdir: Path, hide=(), private: bool = False) -> dict:
         return {
+            "private_workdir_bytes": (self.workdir_mb << 20) if private else 0,
             "workdir": str(workdir),
             "hide": sorted({*_hidden_by_default(), *self.hide, *map(str, hide)}),
             "keep": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, str(REPO / "lablib")}),
@@ -96,8 +100,11 @@ class Sandbox(Configurable):
             "tmp_bytes": self.tmp_mb << 20,
         }
 
-    def workdir(self) -> Path:
-        """A fresh directory for one sandboxed run (removed with ``shutil.rmtree`` by the caller). When the
+    def workdir(self, quota: bool = False) -> Path:
+        """A fresh directory for one sandboxed run (removed by ``release_workdir``, or ``shutil.rmtree`` without a
+        quota). ``quota``: where the grader is root, the directory is a tmpfs of ``workdir_mb`` MiB and 10,000
+        inodes (a disk quota that the sandbox and the grader both see: a kernel's sockets are there); elsewhere
+        the verdict harness gets a private one inside its sandbox (``command(private=True)``). When the
         grader is root, its owner is a fresh unused user id, the one the sandbox runs as: the process limit
         (RLIMIT_NPROC counts per user) is then this sandbox's alone, whatever runs beside it. It comes seeded with
         matplotlib's font cache (a first import would otherwise spend a second building it, in every sandbox)."""
@@ -105,6 +112,10 @@ class Sandbox(Configurable):
         uid = FIRST_UID + secrets.randbelow(UID_RANGE) if os.geteuid() == 0 else os.getuid()
         gid = uid if os.geteuid() == 0 else os.getgid()
         os.chown(path, uid, gid)
+        if quota and os.geteuid() == 0 and self.workdir_mb > 0:
+            with contextlib.suppress(OSError):  # no mount privilege (a container): the private one still applies
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
+                       f"size={self.workdir_mb << 20},nr_inodes=10000,mode=0700,uid={uid},gid={gid}")
         cache_dir = _font_cache()
         if cache_dir is not None:
             shutil.copytree(cache_dir, path / ".matplotlib")
@@ -112,10 +123,21 @@ class Sandbox(Configurable):
                 os.chown(copied, uid, gid)
         return path
 
-    def command(self, cmd: list[str], workdir: Path, hide=()) -> list[str]:
-        """``cmd`` wrapped in the sandbox launcher (the policy is written into ``workdir``)."""
+    @staticmethod
+    def release_workdir(path: Path) -> None:
+        """Remove a work directory (unmounting its quota tmpfs first, if it has one)."""
+        if os.path.ismount(path):
+            with contextlib.suppress(OSError):
+                _check(_libc.umount2(str(path).encode(), MNT_DETACH), f"umount {path}")
+        shutil.rmtree(path, ignore_errors=True)
+
+    def command(self, cmd: list[str], workdir: Path, hide=(), private: bool = False) -> list[str]:
+        """``cmd`` wrapped in the sandbox launcher (the policy is written into ``workdir``). ``private``: the
+        sandbox gets its own copy of ``workdir`` on a tmpfs of ``workdir_mb`` (a disk quota; nothing it writes
+        reaches the host's disk, nobody outside sees it: not for a kernel, whose sockets are there)."""
         policy_file = Path(workdir) / ".sandbox-policy.json"
-        policy_file.write_text(json.dumps(self.policy(Path(workdir), hide)))
+        private = private and not os.path.ismount(workdir)  # a quota tmpfs already (workdir(quota=True) as root)
+        policy_file.write_text(json.dumps(self.policy(Path(workdir), hide, private)))
         return [sys.executable, "-I", __file__, str(policy_file), "--", *cmd]
 
 
@@ -249,6 +271,40 @@ def _build_view(policy: dict) -> None:
     if trees[workdir] >= 0:  # not under a hidden directory: attach its writable clone on top of it
         _syscall(SYS_MOVE_MOUNT, trees[workdir], b"", AT_FDCWD, workdir.encode(), MOVE_MOUNT_F_EMPTY_PATH,
                  what="move_mount workdir")
+    if policy.get("private_workdir_bytes"):
+        _private_workdir(workdir, policy["private_workdir_bytes"])
+
+
+MAX_SEED_BYTES = 16 << 20  # what the grader puts into a work directory (font cache, policy): copied into the tmpfs
+
+
+def _private_workdir(workdir: str, size: int) -> None:
+    """Replace ``workdir`` (in this mount namespace only) by a tmpfs of ``size`` bytes and at most 10,000 inodes
+    holding a copy of what it held: the sandbox's disk quota. The copy is made from memory (a few small files)."""
+    owner = os.stat(workdir)
+    seed = []
+    total = 0
+    for root, dirs, files in os.walk(workdir):
+        rel = os.path.relpath(root, workdir)
+        seed.append((rel, None))
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            data = Path(path).read_bytes()
+            total += len(data)
+            if total > MAX_SEED_BYTES:
+                raise OSError(errno.EFBIG, "sandbox: the work directory to copy is too large")
+            seed.append((os.path.join(rel, name), data))
+    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={size},nr_inodes=10000,mode=0700,uid={owner.st_uid},gid={owner.st_gid}")
+    for rel, data in seed:
+        path = os.path.normpath(os.path.join(workdir, rel))
+        if data is None:
+            os.makedirs(path, exist_ok=True)
+        else:
+            Path(path).write_bytes(data)
+        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _limit(policy: dict) -> None:

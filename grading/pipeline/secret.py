@@ -29,3 +29,26 @@ def hidden_seed(path: Path | None = None) -> str:
         finally:
             os.unlink(tmp)
     return path.read_text().strip()
+
+
+def student_seed(secret: str, lab: str, student: str, exercise: str) -> int:
+    """The seed of one student's hidden cases of one exercise: HMAC-SHA256(secret, "lab|student|exercise"), its
+    first 63 bits. Every student (every pair: ``grading_id``) gets hidden cases of their own, so a student who
+    finds theirs (in a message, by probing) learns nothing about anyone else's; without the secret, the seeds of
+    others cannot be computed. The same submission graded again gets the same cases (reproducible grades)."""
+    import hashlib
+    import hmac
+
+    message = "|".join((lab, student, exercise)).encode()
+    digest = hmac.new(str(secret).encode(), message, hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def grading_id(student: str, partner: str = "") -> str:
+    """Whose hidden cases a submission gets: the student's id, or one id for a pair ("alice+bob", sorted), the
+    same whichever partner handed the notebook in."""
+    from .names import valid_student_id
+
+    if partner and partner != student and valid_student_id(partner):
+        return "+".join(sorted((student, partner)))
+    return student

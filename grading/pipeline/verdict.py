@@ -26,16 +26,17 @@ import ast
 import builtins
 import copy
 import inspect
+import math
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import nbformat
@@ -66,7 +67,8 @@ class Handle:
     """An object that lives in the sandbox (what a student's function returned that is not plain data)."""
 
     def __init__(self, ref: dict):
-        self.ref, self.type_name, self.text = ref["ref"], str(ref.get("type", "object")), str(ref.get("repr", ""))
+        self.ref = ref["ref"]
+        self.type_name, self.text = str(ref.get("type", "object"))[:100], str(ref.get("repr", ""))[:200]
 
     def __repr__(self):
         return f"<{self.type_name} object in the student's code: {self.text[:80]}>"
@@ -75,40 +77,67 @@ class Handle:
 def _exception(error: dict) -> BaseException:
     """The student's exception, rebuilt as the builtin class of that name when there is one (so that, e.g.,
     NotImplementedError still means 'not implemented yet'), else as a new class with the student's name."""
-    name = str(error.get("type", "Exception"))
+    name = str(error.get("type", "Exception"))[:100]
     kind = getattr(builtins, name, None)
     if not (isinstance(kind, type) and issubclass(kind, Exception)):
         kind = type(name if name.isidentifier() else "StudentError", (Exception,), {})
+    message = str(error.get("message", ""))[:2000]
     try:
-        return kind(str(error.get("message", "")))
+        return kind(message)
     except Exception:  # an exception class with another constructor
-        return type(name, (Exception,), {})(str(error.get("message", "")))
+        return type(name, (Exception,), {})(message)
 
 
 class Session:
-    """One sandboxed harness running a notebook's setup and answer cells; restarted after a failure."""
+    """One sandboxed harness running a notebook's setup and answer cells; restarted after a failure.
+
+    Everything the sandbox does is bounded by the grader, whatever the student's code sends or leaves unread:
+    every wait has a deadline fixed when the request is sent (no frame the sandbox sends extends it: while the
+    cells run, each cell's deadline starts with that cell's turn, in order, once), writes to the sandbox are
+    non-blocking with the same deadline, a frame is at most ``max_frame`` bytes, the handles and callbacks
+    it names are counted, a callback's reply is at most ``REPLY_RATIO`` times its request (plus ``REPLY_FLOOR``),
+    cells that kill or hang it make it restart at most ``max_restarts`` times and calls at most
+    ``max_call_restarts`` times, and nothing goes on after ``budget`` seconds
+    (plus one call's grace)."""
+
+    REPLY_RATIO, REPLY_FLOOR = 4, 1 << 20
+    MAX_HANDLES = 10_000
 
     def __init__(self, cells: list[dict], *, sandbox: Sandbox, hide=(), call_timeout: float = 10.0,
-                 start_timeout: float = 60.0):
+                 start_timeout: float = 60.0, budget: float = 600.0, max_restarts: int = 4,
+                 max_call_restarts: int = 12,
+                 max_frame: int = 64 << 20):
         self.cells, self.sandbox, self.hide = cells, sandbox, list(hide)
         self.call_timeout, self.start_timeout = call_timeout, start_timeout
+        self.max_restarts, self.max_call_restarts, self.max_frame = max_restarts, max_call_restarts, max_frame
+        self.cell_restarts = 0             # restarts because a cell killed or hung the process
+        self.planned = 0                   # restarts the grader chose (fresh)
+        self.ends = time.monotonic() + budget + call_timeout  # the hard end of everything this session does
         self.proc = None
         self.generation = 0
         self.skip: set[int] = set()        # cells that killed or hung the sandbox: not run again
         self.cell_errors: list = []
+        self.first_errors: list | None = None  # the cells' errors in the first run
         self.flags: list[str] = []
         self.notes: list[str] = []
         self.callbacks: dict[int, object] = {}
         self.handles: dict[int, Handle] = {}
+        self.copied: dict[str, str] = {}   # exercise -> the reference a copy of which its function ran
+        self.last_copied: str | None = None
 
     # -- process
     def _spawn(self) -> None:
-        self.workdir = self.sandbox.workdir()
+        if self.cell_restarts > self.max_restarts or \
+                self.generation - 1 - self.cell_restarts - self.planned >= self.max_call_restarts:
+            raise self._fail("too_many_restarts", "the student's code stopped the grader's run too often; nothing "
+                                                  "more is run")
+        self.workdir = self.sandbox.workdir(quota=True)
         to_harness, self.fd_out = os.pipe()
         self.fd_in, from_harness = os.pipe()
+        os.set_blocking(self.fd_out, False)  # a sandbox that does not read cannot block the grader (_send)
         cmd = [sys.executable, "-m", "lablib.grading.harness", str(to_harness), str(from_harness)]
         if self.sandbox.enabled:
-            cmd = self.sandbox.command(cmd, self.workdir, hide=self.hide)
+            cmd = self.sandbox.command(cmd, self.workdir, hide=self.hide, private=True)
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, pass_fds=(to_harness, from_harness), env=sandbox_env(self.workdir),
                                      cwd=self.workdir, start_new_session=True, stdin=subprocess.DEVNULL,
@@ -117,6 +146,7 @@ class Session:
         os.close(from_harness)
         self.generation += 1
         self.handles.clear()
+        self.callbacks.clear()
 
     def close(self) -> None:
         if self.proc is None:
@@ -129,7 +159,7 @@ class Session:
         for fd in (self.fd_in, self.fd_out):
             os.close(fd)
         self.stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        Sandbox.release_workdir(self.workdir)
         self.proc = None
 
     def _fail(self, flag: str, message: str) -> SandboxFailure:
@@ -138,9 +168,19 @@ class Session:
             self.flags.append(flag)
         return SandboxFailure(flag, message)
 
-    def _send(self, message: dict) -> None:
+    def _deadline(self, seconds: float) -> float:
+        return min(time.monotonic() + seconds, self.ends)
+
+    def _send(self, message: dict, deadline: float, limit: int | None = None) -> None:
+        def wait():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [self.fd_out], [], remaining)[1]:
+                raise TimeoutError
+
         try:
-            wire.send(self.fd_out, message)
+            wire.send(self.fd_out, message, wait, limit=limit or wire.MAX_FRAME)
+        except TimeoutError:
+            raise self._fail("timeout", "the student's code did not read the grader's message") from None
         except (BrokenPipeError, OSError):
             raise self._fail("sandbox_died", "the student's code stopped (it exited or was killed)") from None
 
@@ -151,44 +191,55 @@ class Session:
                 raise TimeoutError
 
         try:
-            return wire.receive(self.fd_in, wait)
+            return wire.receive(self.fd_in, wait, limit=self.max_frame)
         except TimeoutError:
             raise self._fail("timeout", "no answer") from None
         except EOFError:
             raise self._fail("sandbox_died", "the student's code stopped (it exited, crashed or ran out of "
                                              "memory or CPU time)") from None
-        except wire.WireError as exc:
-            raise self._fail("protocol_error", f"the student's process sent garbage ({exc})") from None
+        except (wire.WireError, RecursionError, MemoryError) as exc:
+            raise self._fail("protocol_error", f"the student's process sent garbage ({str(exc)[:200]})") from None
 
     def start(self) -> None:
-        """Run the cells (again); a cell that kills or hangs the sandbox is skipped on the next start."""
-        for _attempt in range(len(self.cells) + 1):
+        """Run the cells (again); a cell that kills or hangs the sandbox is skipped on the next start. At most
+        ``max_restarts`` such restarts (flag too_many_restarts): cells that exit the process cannot make the
+        grader replay the slow ones before them again and again."""
+        while True:
             self._spawn()
             cells = [c if i not in self.skip else {**c, "source": "pass"} for i, c in enumerate(self.cells)]
-            self._send({"op": "init", "cells": cells})
-            deadline, current = time.monotonic() + self.start_timeout, None
+            self._send({"op": "init", "cells": cells}, self._deadline(self.start_timeout))
+            deadline, current = self._deadline(self.start_timeout), None
             try:
                 while True:
                     reply = self._receive(deadline)
-                    if reply.get("op") == "cell":
-                        current = reply.get("index")
-                        deadline = time.monotonic() + self.start_timeout
-                    elif reply.get("op") == "ready":
-                        self.cell_errors = reply.get("errors", [])
+                    if reply.get("op") == "cell" and reply.get("index") == (-1 if current is None else current) + 1 \
+                            and reply["index"] < len(self.cells):
+                        current = reply["index"]  # each cell's turn comes once, in order: its deadline starts
+                        deadline = self._deadline(self.start_timeout)
+                    elif reply.get("op") == "ready" and isinstance(reply.get("errors"), list):
+                        self.cell_errors = [e if isinstance(e, dict) else None for e in reply["errors"]][:len(cells)]
+                        if self.first_errors is None:
+                            self.first_errors = self.cell_errors
                         return
                     else:
                         raise self._fail("protocol_error", "unexpected message while running the cells")
             except SandboxFailure as failure:
-                if not isinstance(current, int) or current in self.skip or not 0 <= current < len(self.cells):
+                if not isinstance(current, int) or current in self.skip or failure.flag == "too_many_restarts":
                     raise
                 self.skip.add(current)
+                self.cell_restarts += 1
                 self.notes.append(f"{self.cells[current]['label']} stopped the grader's run of your code "
                                   f"({failure.flag}); it was left out")
-        raise self._fail("sandbox_died", "the cells could not be run")
 
     def ensure(self) -> None:
         if self.proc is None:
             self.start()
+
+    def fresh(self) -> None:
+        """The next request goes to a new process (a planned restart: not counted against ``max_call_restarts``)."""
+        if self.proc is not None:
+            self.close()
+            self.planned += 1
 
     # -- values
     def encode(self, value):
@@ -206,7 +257,12 @@ class Session:
         def resolve(ref):
             if ref.get("side") == "grader" and ref.get("ref") in self.callbacks:
                 return self.callbacks[ref["ref"]]
-            return self.handles.setdefault(ref["ref"], Handle(ref))
+            key = ref.get("ref")
+            if not isinstance(key, (int, str)) or isinstance(key, str) and len(key) > 40:
+                raise wire.WireError("a reference must be a number")
+            if key not in self.handles and len(self.handles) >= self.MAX_HANDLES:
+                raise wire.WireError(f"more than {self.MAX_HANDLES} objects named")
+            return self.handles.setdefault(key, Handle(ref))
 
         return wire.decode(data, resolve)
 
@@ -214,20 +270,22 @@ class Session:
     def lookup(self, name: str):
         """The student's global ``name``: a RemoteFunction, ('value', type, repr) or None if undefined."""
         self.ensure()
-        self._send({"op": "lookup", "name": name})
-        reply = self._receive(time.monotonic() + self.call_timeout)
+        deadline = self._deadline(self.call_timeout)
+        self._send({"op": "lookup", "name": name}, deadline)
+        reply = self._receive(deadline)
         if reply.get("kind") == "function":
-            return RemoteFunction(self, name, reply["ref"], reply.get("params"))
+            return RemoteFunction(self, name, reply.get("ref"), reply.get("params"))
         if reply.get("kind") == "value":
-            return ("value", str(reply.get("type")), str(reply.get("repr")))
+            return ("value", str(reply.get("type"))[:100], str(reply.get("repr"))[:200])
         return None
 
     def answer(self, name: str):
         """The student's global ``name`` as a quiz answer: ('answer', plain value), ('other', type name) when it is
         not plain data (the harness sends only exact str/int/float), or None if undefined."""
         self.ensure()
-        self._send({"op": "answer", "name": name})
-        reply = self._receive(time.monotonic() + self.call_timeout)
+        deadline = self._deadline(self.call_timeout)
+        self._send({"op": "answer", "name": name}, deadline)
+        reply = self._receive(deadline)
         kind = reply.get("kind")
         if kind == "missing":
             return None
@@ -240,52 +298,98 @@ class Session:
         return ("answer", value)
 
     def call(self, target: "RemoteFunction", args, kwargs, limit, guarded) -> Outcome:
-        self._send({"op": "call", "target": {"ref": target.ref, "side": "sandbox"}, "args": self.encode(list(args)),
-                    "kwargs": self.encode(dict(kwargs)), "limit": limit, "guarded": list(guarded)})
-        deadline = time.monotonic() + self.call_timeout
+        deadline = self._deadline(self.call_timeout)  # fixed now: nothing the sandbox sends extends it
+        self.callbacks.clear()  # only the grader's functions passed in this call can be called back
+        request = {"op": "call", "target": {"ref": target.ref, "side": "sandbox"}, "args": self.encode(list(args)),
+                   "kwargs": self.encode(dict(kwargs)), "limit": limit, "guarded": list(guarded)}
+        self._send(request, deadline)
         while True:
             reply = self._receive(deadline)
             if reply.get("op") == "callback":
-                self._answer_callback(reply)
+                self._answer_callback(reply, deadline)
                 continue
             if reply.get("op") != "result":
                 raise self._fail("protocol_error", "unexpected message during a call")
             break
         try:
-            outcome = Outcome(out=str(reply.get("out", "")), err=str(reply.get("err", "")),
-                              warnings=[str(w) for w in reply.get("warnings", [])][:20],
-                              reference=reply.get("reference") if isinstance(reply.get("reference"), str) else None)
+            copied = reply.get("copied")
+            if isinstance(copied, str) and copied in guarded:
+                self.last_copied = copied
+            outcome = Outcome(out=str(reply.get("out", ""))[:200_000], err=str(reply.get("err", ""))[:200_000],
+                              warnings=[str(w)[:500] for w in (reply.get("warnings") or [])[:20]],
+                              reference=reply.get("reference") if reply.get("reference") in guarded else None,
+                              copied=self.last_copied)
             if reply.get("error"):
                 outcome.error = _exception(reply["error"])
-                outcome.traceback = str(reply["error"].get("traceback", ""))
+                outcome.traceback = str(reply["error"].get("traceback", ""))[:4000]
             else:
                 outcome.result = self.decode(reply.get("value"))
-                outcome.aliases = [[str(path), key] for path, key in (reply.get("aliases") or [])[:100]
+                outcome.aliases = [[str(path)[:200], key] for path, key in (reply.get("aliases") or [])[:100]
                                    if isinstance(key, (int, str))]
             mutated = reply.get("mutated") or {}
-            for index, value in mutated.get("args", []):
+            for index, value in mutated.get("args", [])[:len(args)]:
                 if isinstance(index, int) and 0 <= index < len(args):
                     _update(args[index], self.decode(value))
-            for key, value in mutated.get("kwargs", []):
-                if key in kwargs:
+            for key, value in mutated.get("kwargs", [])[:len(kwargs)]:
+                if isinstance(key, str) and key in kwargs:
                     _update(kwargs[key], self.decode(value))
-        except (wire.WireError, TypeError, ValueError, KeyError) as exc:
-            raise self._fail("protocol_error", f"the student's process sent garbage ({exc})") from None
+        except (wire.WireError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+            raise self._fail("protocol_error", f"the student's process sent garbage ({str(exc)[:200]})") from None
         return outcome
 
-    def _answer_callback(self, request: dict) -> None:
+    def _answer_callback(self, request: dict, deadline: float) -> None:
+        """Call the grader's function the student's code called, and send its result: refused when its
+        arguments broadcast to more than they hold (a small request asking for a huge computation) or when the
+        result is larger than ``REPLY_RATIO`` times the request (plus ``REPLY_FLOOR`` bytes)."""
         fn = self.callbacks.get(request.get("id"))
+        asked = len(wire.dumps(request))
         try:
             args, kwargs = self.decode(request.get("args")), self.decode(request.get("kwargs"))
             if fn is None or not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise TypeError("bad callback")
+            _refuse_broadcast([*args, *kwargs.values()], self.REPLY_RATIO)
             with np.errstate(all="ignore"), warnings.catch_warnings():  # e.g. overflow on a diverging run
                 warnings.simplefilter("ignore")
                 value = fn(*args, **kwargs)
-            reply = {"op": "return", "value": self.encode(value)}
+            room = self.REPLY_RATIO * asked + self.REPLY_FLOOR
+            if _array_bytes(value) * 4 // 3 > room:  # measured before encoding: a refused reply is never encoded
+                raise ValueError(f"the result (arrays of {_array_bytes(value)} bytes) is far larger than the request "
+                                 f"({asked} bytes)")
+            reply = wire.dumps({"op": "return", "value": self.encode(value)})
+            if len(reply) > room:
+                raise ValueError(f"the result ({len(reply)} bytes) is far larger than the request ({asked} bytes)")
+        except (wire.WireError, RecursionError):
+            raise self._fail("protocol_error", "the student's process sent a malformed callback") from None
         except Exception as exc:  # the grader's function refused the student's arguments: their error
             reply = {"op": "raise", "type": type(exc).__name__, "message": str(exc)[:500]}
-        self._send(reply)
+        self._send(reply, deadline)
+
+
+def _array_bytes(value, depth: int = 0) -> int:
+    """Bytes of the numpy arrays in ``value`` (nested lists, tuples and dict values; as deep as the wire goes)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if depth > wire.MAX_DEPTH:
+        return 0
+    if isinstance(value, (list, tuple)):
+        return sum(_array_bytes(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return sum(_array_bytes(v, depth + 1) for v in value.values())
+    return 0
+
+
+def _refuse_broadcast(values, ratio: int) -> None:
+    """ValueError when the arrays among ``values`` broadcast together to ``ratio`` times more entries than the
+    largest of them (e.g. shapes (n, 1) and (1, n): a small request for n² work)."""
+    shapes = [np.shape(v) for v in values if isinstance(v, (np.ndarray, np.generic))]
+    if len(shapes) < 2:
+        return
+    try:
+        together = np.broadcast_shapes(*shapes)
+    except ValueError:
+        return  # they do not broadcast: the grader's function refuses them itself
+    if math.prod(together) > ratio * max(math.prod(s) for s in shapes) + 1024:
+        raise ValueError(f"arguments of shapes {shapes[:4]} broadcast to {together}: refused")
 
 
 def _update(original, new) -> None:
@@ -331,7 +435,7 @@ class RemoteFunction:
             seconds = self.session.call_timeout
             why = (f"did not finish within {seconds:g} s (an endless loop?)" if failure.flag == "timeout"
                    else str(failure))
-            raise CheckFailure(f"{self.__name__}: {why} — grading flag {failure.flag}") from None
+            raise CheckFailure(f"{self.__name__}: {why} — grading flag {failure.flag}", reason=failure.flag) from None
 
     def lablib_partner(self, name: str):
         found = self.session.lookup(name)
@@ -434,10 +538,18 @@ def _label(cell, index) -> str:
     return f"cell {index}" + (f" ('{gid}')" if gid else "")
 
 
-def notebook_verdicts(nb, *, seed: int, sandbox: Sandbox, hide=(), call_timeout: float = 10.0,
-                      budget: float = 120.0) -> NotebookVerdicts:
+def notebook_verdicts(nb, *, seed, sandbox: Sandbox, hide=(), call_timeout: float = 10.0,
+                      budget: float = 120.0, cell_timeout: float = 60.0) -> NotebookVerdicts:
     """The grader's verdict on each test cell of ``nb`` (the rebuilt notebook: the lab's own cells and the
-    student's answers)."""
+    student's answers). ``seed``: the hidden cases' seed, or a function exercise -> seed (per student, secret.py).
+
+    Nothing the student's code could have learnt from a hidden case reaches a verdict's text: every public check
+    runs before the first hidden one, and the hidden ones in a new process (so no public message is written by code
+    that has seen a hidden input, and nothing the public checks left behind, a thread, a fork, runs beside them), the
+    grader's notes on the student's cells come from the run before any check, and a hidden check's text is made
+    by the grader from facts alone (which case, which catalogued mistake, which grading flag: ``_hidden_text``),
+    never from the student's values, messages or names. A function found running a copy of a guarded reference
+    (flag ``copied_reference``) fails every check of its exercise."""
     tests, quiz_tests, cells, guarded = {}, {}, [], set()
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -459,67 +571,149 @@ def notebook_verdicts(nb, *, seed: int, sandbox: Sandbox, hide=(), call_timeout:
         except Exception:  # not valid IPython either: the harness reports the SyntaxError as the cell's error
             pass
         cell["guarded"] = sorted(guarded) if cell.pop("answer") else []
+    seed_of = seed if callable(seed) else (lambda _exercise: seed)
     result = NotebookVerdicts()
-    session = Session(cells, sandbox=sandbox, hide=hide, call_timeout=call_timeout)
+    session = Session(cells, sandbox=sandbox, hide=hide, call_timeout=call_timeout, budget=budget,
+                      start_timeout=cell_timeout)
     started = time.monotonic()
+    outcomes: dict[tuple[int, int], tuple[bool, str]] = {}
+    quiz_verdicts: dict[int, CellVerdict] = {}
     try:
-        for index, checks in tests.items():
-            if checks is None:
-                result.notes.append(f"{_label(nb.cells[index], index)} is not a plain check cell: its kernel "
-                                    "result stands")
-                continue
-            lines, passed = [], True
-            for exercise, name, hidden in checks:
-                if time.monotonic() - started > budget:
-                    lines.append(f"{exercise}: not checked — the grading time budget ({budget:g} s) was used up")
-                    passed = False
-                    if "budget_exceeded" not in session.flags:
-                        session.flags.append("budget_exceeded")
-                    continue
-                ok, text = _one_check(session, exercise, name, hidden, seed)
-                passed &= ok
-                lines.append(text)
-                if not ok:
-                    break
-            result.cells[index] = CellVerdict(passed, "\n".join(lines))
-        for index, checks in quiz_tests.items():
-            lines, passed = [], True
-            marked = any(hidden for _, _, hidden in checks)
-            for question, name, hidden in checks:
-                ok, text = _one_quiz_check(session, question, name, hidden)
-                passed &= ok
-                if hidden or not ok or not marked:  # the mark says it all; a form check only when it fails
-                    lines.append(text)
-                if not ok:
-                    break
-            result.cells[index] = CellVerdict(passed, "\n".join(lines), kernel_blind=True)
+        for phase_hidden in (False, True):
+            if phase_hidden:
+                # the quiz answers are read (and quoted) before any hidden case exists in the student's process
+                quiz_verdicts = _quiz_verdicts(session, quiz_tests)
+                session.fresh()  # the hidden cases go to a process the public checks left nothing in
+            for index, checks in tests.items():
+                for position, (exercise, name, hidden) in enumerate(checks or ()):
+                    if hidden != phase_hidden or any(not outcomes.get((index, p), (True,))[0]
+                                                     for p in range(position)):
+                        continue  # a cell stops at its first failure
+                    if time.monotonic() - started > budget:
+                        outcomes[index, position] = (False, f"{exercise}: not checked — the grading time budget "
+                                                            f"({budget:g} s) was used up")
+                        if "budget_exceeded" not in session.flags:
+                            session.flags.append("budget_exceeded")
+                        continue
+                    outcomes[index, position] = _one_check(session, exercise, name, hidden, seed_of(exercise))
     finally:
         session.close()
-    for cell, error in zip(cells, session.cell_errors):
-        if error:
-            result.notes.append(f"in the grader's run of your code, {cell['label']} raised {error.get('type')}: "
-                                f"{str(error.get('message'))[:200]}")
-    result.flags, result.notes = session.flags, [*session.notes, *result.notes]
+    # the first run's errors (a fresh process runs the cells: they cannot hold anything from a hidden case)
+    cell_notes = [f"in the grader's run of your code, {cell['label']} raised {error.get('type')}: "
+                  f"{str(error.get('message'))[:200]}" for cell, error in zip(cells, session.first_errors or [])
+                  if error]
+    for index, checks in tests.items():
+        if checks is None:
+            result.notes.append(f"{_label(nb.cells[index], index)} is not a plain check cell: its kernel "
+                                "result stands")
+            continue
+        lines, passed = [], True
+        for position, (exercise, _, _) in enumerate(checks):
+            if (index, position) not in outcomes:
+                break
+            ok, text = outcomes[index, position]
+            if exercise in session.copied:
+                ok, text = False, (f"{exercise}: no points — your code runs a copy of lablib's reference "
+                                   f"`{session.copied[exercise]}` (grading flag copied_reference)")
+            passed &= ok
+            lines.append(text)
+            if not ok:
+                break
+        result.cells[index] = CellVerdict(passed, "\n".join(lines))
+    result.cells.update(quiz_verdicts)
+    result.flags, result.notes = session.flags, [*session.notes, *cell_notes, *result.notes]
     return result
+
+
+# A hidden check's failure, told without anything computed from its cases (see notebook_verdicts).
+HIDDEN_REASONS = {
+    "not_defined": "the function is not defined",
+    "not_a_function": "the name does not hold a function",
+    "not_implemented": "not implemented yet",
+    "reference_called": "your function calls lablib's reference; implement it yourself (numpy only)",
+    "copied_reference": "your function runs a copy of lablib's reference: no points",
+    "timeout": "your function did not finish in time (an endless loop?) — grading flag timeout",
+    "sandbox_died": "your code stopped the grader's run (it exited or crashed) — grading flag sandbox_died",
+    "protocol_error": "your code broke the grader's channel — grading flag protocol_error",
+    "too_many_restarts": "your code stopped the grader's run too often — grading flag too_many_restarts",
+}
+
+
+def _hidden_text(exercise: str, failure) -> str:
+    """The text of a failed hidden check: the case's number, the catalogued mistakes named, a fixed reason."""
+    case, reason = getattr(failure, "case", None), getattr(failure, "reason", None)
+    head = f"{exercise} — hidden case {case} failed" if isinstance(case, int) else f"{exercise}: the hidden check failed"
+    lines = [head + (f": {HIDDEN_REASONS[reason]}" if reason in HIDDEN_REASONS else " (its values are not shown)")]
+    for name, hint, label in getattr(failure, "mistakes", ()):
+        lines.append(f"  This matches a known mistake — {name}: {hint}" + (f" ({label})" if label else ""))
+    return "\n".join(lines)
+
+
+def seed_digest(seed: int) -> str:
+    """A short digest naming one student's hidden cases of one exercise (which cases, not what they are)."""
+    import hashlib
+
+    return hashlib.sha256(f"lablib hidden cases {seed}".encode()).hexdigest()[:16]
+
+
+class _Failed(Exception):
+    def __init__(self, message: str, reason: str | None):
+        super().__init__(message)
+        self.case, self.mistakes, self.reason = None, (), reason
 
 
 def _one_check(session: Session, exercise: str, name: str, hidden: bool, seed: int) -> tuple[bool, str]:
     try:
+        text = _run_one_check(session, exercise, name, hidden, seed)
+        # a hidden pass says no more (its notes would quote what the function printed or warned on hidden cases)
+        return True, f"✓ {exercise}: the hidden checks passed" if hidden else text
+    except (CheckFailure, _Failed) as failure:
+        flag = getattr(failure, "flag", None)
+        if flag and not getattr(failure, "reason", None):
+            failure.reason = flag
+        return False, _hidden_text(exercise, failure) if hidden else str(failure)
+
+
+def _run_one_check(session: Session, exercise: str, name: str, hidden: bool, seed: int) -> str:
+    try:
         found = session.lookup(name)
     except SandboxFailure as failure:
-        return False, f"{exercise}: your code could not be run by the grader ({failure}) — grading flag {failure.flag}"
+        raise _Failed(f"{exercise}: your code could not be run by the grader ({failure}) — grading flag "
+                      f"{failure.flag}", failure.flag) from None
     if found is None:
-        return False, f"{exercise}: `{name}` is not defined — write it in the exercise cell and run that cell"
+        raise _Failed(f"{exercise}: `{name}` is not defined — write it in the exercise cell and run that cell",
+                      "not_defined")
     if isinstance(found, tuple):
         _, type_name, text = found
-        return False, (f"{exercise}: expected your function `{name}`, got {type_name} {text} — did you overwrite "
-                       f"`{name}` with a value?")
+        raise _Failed(f"{exercise}: expected your function `{name}`, got {type_name} {text} — did you overwrite "
+                      f"`{name}` with a value?", "not_a_function")
     try:
-        return True, run_check(exercise, found, hidden=hidden, seed=seed)
-    except CheckFailure as failure:
-        return False, str(failure)
+        return run_check(exercise, found, hidden=hidden, seed=seed)
     except SandboxFailure as failure:
-        return False, f"{exercise}: {failure} — grading flag {failure.flag}"
+        raise _Failed(f"{exercise}: {failure} — grading flag {failure.flag}", failure.flag) from None
+    finally:
+        if session.last_copied is not None:
+            session.copied.setdefault(exercise, session.last_copied)
+            session.last_copied = None
+            if "copied_reference" not in session.flags:
+                session.flags.append("copied_reference")
+
+
+def _quiz_verdicts(session: Session, quiz_tests: dict) -> dict:
+    """{cell index: CellVerdict} of the quiz cells: the answers, plain data read out of the sandbox, marked here."""
+    verdicts = {}
+    for index, checks in quiz_tests.items():
+        lines, passed = [], True
+        marked = any(hidden for _, _, hidden in checks)
+        for question, name, hidden in checks:
+            ok, text = _one_quiz_check(session, question, name, hidden)
+            passed &= ok
+            if hidden or not ok or not marked:  # the mark says it all; a form check only when it fails
+                lines.append(text)
+            if not ok:
+                break
+        verdicts[index] = CellVerdict(passed, "\n".join(lines), kernel_blind=True)
+    return verdicts
 
 
 def _one_quiz_check(session: Session, question_ref: str, name: str, hidden: bool) -> tuple[bool, str]:
@@ -564,20 +758,57 @@ class TrustedVerdict(NbGraderPreprocessor):
     hidden_seed = Unicode(help="The secret seed of the hidden cases (never given to student code).").tag(config=True)
     call_timeout = Float(10.0, help="Seconds one call of a student's function may take.").tag(config=True)
     budget = Float(120.0, help="Seconds of trusted checking per notebook.").tag(config=True)
+    cell_timeout = Float(60.0, help="Seconds one setup or answer cell may run in the grader's own run (a cell "
+                         "over it is left out).").tag(config=True)
     hide = List(Unicode(), help="Paths the sandbox must not see (the course directory).").tag(config=True)
 
-    def _verdicts(self, nb) -> tuple[NotebookVerdicts, float]:
+    def _seeds(self, nb, resources):
+        """exercise -> the seed of this submission's hidden cases (secret.student_seed: per student or pair)."""
+        from .intake import INTAKE_KEY
+        from .secret import grading_id, student_seed
+
         if not self.hidden_seed.strip().isdigit():
             raise ValueError("c.TrustedVerdict.hidden_seed must be the course's secret seed (a non-negative integer; "
                              "grading/nbgrader_config.py sets it from grading/.secrets/hidden_seed)")
+        info = (resources or {}).get("nbgrader") or {}
+        intake = nb.metadata.get(INTAKE_KEY) or {}
+        student = str(info.get("student") or intake.get("student") or "")
+        lab = str(info.get("assignment") or intake.get("lab") or "")
+        who = grading_id(student, str(intake.get("partner") or ""))
+        secret = self.hidden_seed.strip()
+        return lambda exercise: student_seed(secret, lab, who, exercise)
+
+    def _verdicts(self, nb, resources=None) -> tuple[NotebookVerdicts, float]:
         started = time.monotonic()
-        verdicts = notebook_verdicts(nb, seed=int(self.hidden_seed), sandbox=Sandbox(parent=self), hide=self.hide,
-                                     call_timeout=self.call_timeout, budget=self.budget)
+        verdicts = notebook_verdicts(nb, seed=self._seeds(nb, resources), sandbox=Sandbox(parent=self),
+                                     hide=self.hide, call_timeout=self.call_timeout, budget=self.budget,
+                                     cell_timeout=self.cell_timeout)
         return verdicts, time.monotonic() - started
+
+    def _wait(self, pending: Future, nb) -> tuple[NotebookVerdicts, float]:
+        """The verdicts, or every check cell failed with a flag if computing them failed or never ended (the
+        thread's own deadlines end it long before this wait's)."""
+        limit = self.budget + self.cell_timeout + 2 * self.call_timeout + 60
+        try:
+            return pending.result(timeout=limit)
+        except Exception as exc:  # noqa: BLE001 — one submission's failure never stops the grading of the others
+            flag = "verdict_timeout" if isinstance(exc, TimeoutError) else "verdict_error"
+            failed = NotebookVerdicts(flags=[flag], notes=[f"the grader's own check of this notebook failed "
+                                                           f"({flag}): no check cell earns points"])
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+                    failed.cells[index] = CellVerdict(False, f"not checked — grading flag {flag}")
+            return failed, float(limit)
 
     def preprocess(self, nb, resources):
         pending: Future | None = resources.pop(PENDING, None)
-        verdicts, seconds = pending.result() if pending is not None else self._verdicts(nb)
+        if pending is None:
+            pending = Future()
+            try:
+                pending.set_result(self._verdicts(nb, resources))
+            except Exception as exc:  # noqa: BLE001
+                pending.set_exception(exc)
+        verdicts, seconds = self._wait(pending, nb)
         for flag in verdicts.flags:
             record(nb, flag, f"grader's check: {flag.replace('_', ' ')}")
         for note in verdicts.notes:
@@ -597,6 +828,11 @@ class TrustedVerdict(NbGraderPreprocessor):
                 if verdict.passed else [nbformat.v4.new_output(
                     "error", ename="CheckFailure", evalue=verdict.text, traceback=verdict.text.split("\n"))]
         grading_metadata(nb)["verdict_seconds"] = round(seconds, 2)
+        if self.hidden_seed.strip().isdigit():  # which hidden cases this submission got, for staff (a digest)
+            seed_of = self._seeds(nb, resources)
+            grading_metadata(nb)["hidden_cases"] = {
+                exercise: seed_digest(seed_of(exercise)) for exercise in sorted(
+                    {e for index in verdicts.cells for e, _, _ in checks_in(nb.cells[index].source) or ()})}
         return nb, resources
 
 
@@ -606,7 +842,16 @@ class StartTrustedVerdict(TrustedVerdict):
     first; the thread owns its sandbox and closes it whatever happens."""
 
     def preprocess(self, nb, resources):
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trusted-verdict")
-        resources[PENDING] = pool.submit(self._verdicts, copy.deepcopy(nb))
-        pool.shutdown(wait=False)  # the thread ends with its one task
+        self._seeds(nb, resources)  # a configuration error stops the grading here, loudly, not in the thread
+        pending, work = Future(), (copy.deepcopy(nb), copy.deepcopy(resources.get("nbgrader") or {}))
+
+        def compute():
+            try:
+                pending.set_result(self._verdicts(work[0], {"nbgrader": work[1]}))
+            except BaseException as exc:  # noqa: BLE001 — handed to TrustedVerdict, which flags it
+                pending.set_exception(exc)
+
+        # a daemon thread: should it ever outlive TrustedVerdict's wait, it cannot keep the grader from exiting
+        threading.Thread(target=compute, name="trusted-verdict", daemon=True).start()
+        resources[PENDING] = pending
         return nb, resources

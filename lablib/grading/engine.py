@@ -55,7 +55,16 @@ DEFAULT_HIDDEN_SEED = 20260917  # the instructor default when LABLIB_HIDDEN_SEED
 
 
 class CheckFailure(AssertionError):
-    """A check did not pass; the message says where, what was expected and (if known) which mistake."""
+    """A check did not pass; the message says where, what was expected and (if known) which mistake.
+
+    The same facts, without any value or text of the student's (for a hidden check's verdict, which must not
+    show anything computed from the hidden cases): ``case`` (the failing case's number, or None), ``mistakes``
+    ([(name, hint, variant label)] of the catalogued mistakes named) and ``reason`` (a code for a failure with a
+    fixed explanation: not_implemented, reference_called, copied_reference; None otherwise)."""
+
+    def __init__(self, message: str = "", *, case: int | None = None, mistakes=(), reason: str | None = None):
+        super().__init__(message)
+        self.case, self.mistakes, self.reason = case, list(mistakes), reason
 
 
 @dataclass(frozen=True)
@@ -578,7 +587,8 @@ class Outcome:
     """What one call of a student's function did: its result or error, what it printed and warned, the first
     guarded lablib reference it called (None if none) and which returned arrays share memory with which
     arguments (``aliases``: [path in the result, argument position or keyword]). ``traceback`` is the student's
-    own traceback when the call ran elsewhere (the sandbox), else ''."""
+    own traceback when the call ran elsewhere (the sandbox), else ''. ``copied``: the guarded reference a copy
+    of whose code ran during the call (found by the sandbox's code fingerprints, harness.py), else None."""
 
     result: object = None
     error: BaseException | None = None
@@ -588,6 +598,7 @@ class Outcome:
     reference: str | None = None
     traceback: str = ""
     aliases: list = field(default_factory=list)
+    copied: str | None = None  # the guarded reference whose code (a copy of it) ran during the call
 
 
 def invoke_here(fn, args, kwargs, limit, guarded) -> Outcome:
@@ -680,13 +691,14 @@ class StudentRun(Run):
             lines.append(f"  ({note})")
         return "\n".join(lines)
 
-    def fail(self, text: str, mistakes=(), *, cause=None):
+    def fail(self, text: str, mistakes=(), *, cause=None, reason: str | None = None):
         if self.first is not None:  # a value differed earlier: that comes first (and names nothing: cut short)
             self.report(complete=False)
         if self.partner_name is not None:
             text = f"fix `{self.partner_name}` first — this check uses it, and {text}"
             mistakes = ()
-        failure = CheckFailure(self.message(text, [(m, "") for m in mistakes]))
+        failure = CheckFailure(self.message(text, [(m, "") for m in mistakes]),
+                               mistakes=[(m.name, m.hint, "") for m in mistakes], reason=reason)
         self.pending = None
         if cause is not None:
             raise failure from cause
@@ -737,9 +749,13 @@ class StudentRun(Run):
             outcome = invoke_here(fn, args, kwargs, limit, self.ex.guarded)
         result, error = outcome.result, outcome.error
         self.notes.add(outcome.out, outcome.err, outcome.warnings, getattr(self.case, "expected_warnings", ()))
+        if outcome.copied is not None:
+            self.fail(f"your function runs a copy of lablib's reference `{outcome.copied}` (the same code, "
+                      f"renamed or not): a copy of the reference earns no points — implement it yourself "
+                      f"(numpy only)", reason="copied_reference")
         if outcome.reference is not None:
             self.fail(f"your function calls lablib's reference `{outcome.reference}`; implement it yourself "
-                      f"(numpy only)")
+                      f"(numpy only)", reason="reference_called")
         if error is not None:
             if isinstance(error, NotImplementedError):
                 if fn is self.fn:
@@ -748,7 +764,7 @@ class StudentRun(Run):
                 else:
                     text = f"{self.ex.name}: this check uses your `{name}`, which is not implemented yet — fix " \
                            f"`{name}` first"
-                raise CheckFailure(text) from error
+                raise CheckFailure(text, reason="not_implemented") from error
             call = _render_call(name, params, args, kwargs)
             where = "\n  Traceback of your code:\n" + outcome.traceback if outcome.traceback else ""
             self.fail(f"`{call}` raised {type(error).__name__}: {error}{where}", cause=error)
@@ -936,7 +952,9 @@ def run_check(exercise: str, fn, *, hidden: bool = False, seed: int | None = Non
             if run.pending is not None:  # a difference in the values: name what explains EVERY case, if anything
                 hits = explained_by(ex, fn, cases, number - 1, runs, also=ex.cases() if hidden else ())
                 if hits:
-                    failure = CheckFailure(run.message(run.pending[0], hits, run.pending[1]))
+                    failure = CheckFailure(run.message(run.pending[0], hits, run.pending[1]),
+                                           mistakes=[(m.name, m.hint, label) for m, label in hits])
+            failure.case = number
             # The message says everything (with the student's own frames when their code raised): the engine's
             # frames are dropped; the student's exception, if any, stays attached as __cause__.
             raise failure.with_traceback(None) from failure.__cause__

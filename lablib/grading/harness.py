@@ -19,6 +19,7 @@ Requests -> replies:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import itertools
 import os
@@ -31,7 +32,7 @@ import numpy as np
 from . import wire
 from .engine import shared_memory, warning_text
 from .quiz import MAX_ANSWER_CHARS, NUMBER_TYPES
-from .tripwire import ReferenceCalled, guard, resolve
+from .tripwire import CopyWatch, ReferenceCalled, fingerprints, guard, resolve
 
 MAX_TEXT = 100_000
 
@@ -83,15 +84,31 @@ class Harness:
         self.namespace = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell,
                           "display": lambda *a, **k: None}
         self.objects: dict[int, object] = {}
+        self.pid = os.getpid()  # a process the student's code forked never speaks on the channel (_only_me)
+        self.guarded: list[str] = []   # every reference guarded in this notebook's answer cells
+        self.prints: dict = {}         # their fingerprints, taken before any student code ran
+        self.watch = CopyWatch()
+
+    def _guarded(self, names=None):
+        """The guard over ``names`` (default: every guarded reference), for whenever the student's objects are
+        touched (their cells, functions, reprs, signatures): no reference runs unnoticed."""
+        names = self.guarded if names is None else [n for n in names if n in self.guarded]
+        return guard(resolve(*names))
+
+    def _watched(self, names):
+        """The copy watch over the references ``names``, for a call of the student's function (where a copy's run
+        decides a verdict); none when none of them is long enough to fingerprint."""
+        prints = {digest: name for digest, name in self.prints.items() if name in names}
+        return self.watch.watching(prints) if prints else contextlib.nullcontext()
 
     # -- values
     def _ref(self, obj) -> dict:
         self.objects[id(obj)] = obj
         try:
-            text = repr(obj)[:200]
+            text = str(repr(obj))[:200]
         except BaseException:  # noqa: BLE001 — a student's __repr__ may do anything
             text = "?"
-        return {"ref": id(obj), "side": "sandbox", "type": type(obj).__name__, "repr": text}
+        return {"ref": id(obj), "side": "sandbox", "type": type(obj).__name__[:100], "repr": text}
 
     def _resolve(self, ref: dict):
         if ref.get("side") == "grader":
@@ -122,21 +139,30 @@ class Harness:
 
     # -- requests
     def run_cells(self, cells: list[dict]) -> list:
+        self.guarded = sorted({name for cell in cells for name in cell.get("guarded", [])})
+        self.prints = fingerprints(resolve(*self.guarded))  # before any of the student's code runs
         errors = []
         for index, cell in enumerate(cells):
             wire.send(self.fd_out, {"op": "cell", "index": index})
             sink = Bounded()
             sys.stdout = sys.stderr = sink
             try:
-                with guard(resolve(*cell.get("guarded", []))), warnings.catch_warnings():
+                with self._guarded(cell.get("guarded", [])), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     exec(compile(cell["source"], f"<cell {cell['label']}>", "exec"), self.namespace)
                 errors.append(None)
             except BaseException as exc:  # noqa: BLE001 — SystemExit, KeyboardInterrupt, tripwires: all recorded
                 errors.append(_error(exc))
             finally:
+                self._only_me()
                 sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         return errors
+
+    def _only_me(self) -> None:
+        """A copy of this process forked by the student's code (a fork bomb) leaves at once: it would read the
+        grader's requests and answer them beside the real harness."""
+        if os.getpid() != self.pid:
+            os._exit(0)
 
     def lookup(self, name: str) -> dict:
         if name not in self.namespace:
@@ -175,8 +201,9 @@ class Harness:
         out, err = Bounded(), Bounded()
         reply = {"op": "result", "value": None, "error": None, "reference": None}
         sys.stdout, sys.stderr = out, err
+        self.watch.first, self.watch.intact = None, True
         try:
-            with guard(resolve(*request.get("guarded", []))) as hits, \
+            with self._guarded(request.get("guarded", [])) as hits, self._watched(request.get("guarded", [])), \
                     warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
@@ -189,13 +216,18 @@ class Harness:
                     pass
                 except BaseException as exc:  # noqa: BLE001
                     reply["error"] = _error(exc)
+                reply["mutated"] = {"args": [[i, self.encode(a)] for i, a in enumerate(args) if _mutable(a)],
+                                    "kwargs": [[k, self.encode(v)] for k, v in kwargs.items() if _mutable(v)]}
+                intact = hits.intact()
             reply["reference"] = hits.first
+            reply["copied"] = self.watch.first
+            if not (intact and self.watch.intact):  # the guard or the watch was undone by the student's code
+                reply["copied"] = reply["copied"] or next(iter(request.get("guarded") or []), None)
         finally:
+            self._only_me()
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         reply["out"], reply["err"] = out.value(), err.value()
-        reply["warnings"] = [warning_text(w.category.__name__, w.message) for w in caught[:20]]
-        reply["mutated"] = {"args": [[i, self.encode(a)] for i, a in enumerate(args) if _mutable(a)],
-                            "kwargs": [[k, self.encode(v)] for k, v in kwargs.items() if _mutable(v)]}
+        reply["warnings"] = [warning_text(w.category.__name__, w.message)[:500] for w in caught[:20]]
         return reply
 
     def serve(self) -> None:
@@ -207,7 +239,9 @@ class Harness:
             elif op == "answer":
                 wire.send(self.fd_out, {"op": "answer", **self.answer(str(request["name"]))})
             elif op == "lookup":
-                wire.send(self.fd_out, {"op": "found", **self.lookup(str(request["name"]))})
+                with self._guarded():
+                    found = {"op": "found", **self.lookup(str(request["name"]))}
+                wire.send(self.fd_out, found)
             elif op == "call":
                 try:
                     reply = self.call(request)

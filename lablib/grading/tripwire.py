@@ -5,13 +5,24 @@
 the original code in ``finally``. Because the function OBJECT is changed, every alias is caught too:
 ``from lablib.nn import dense_forward as f`` made before the check, ``optim.Adam`` (whose ``step`` calls the
 kernel ``_adam_update``), and so on. The first hit is also remembered, in case the student's code catches it.
+
+A COPY of a reference's code (taken while no guard was active, rebuilt with ``types.FunctionType(ref.__code__,
+...)``, exec'd from ``inspect.getsource``, retyped under another name) is another function object: the guard
+does not see it. ``CopyWatch`` does: while a student's function runs, every function that starts is compared,
+by a normalized fingerprint of its bytecode, with the references' (the policy: a copy earns nothing for its
+exercise and is flagged ``copied_reference``; grading/README.md).
 """
 from __future__ import annotations
 
+import dis
+import hashlib
 import importlib
+import sys
+import threading
+import types
 from contextlib import contextmanager
 
-__all__ = ["ReferenceCalled", "resolve", "guard"]
+__all__ = ["ReferenceCalled", "resolve", "guard", "fingerprint", "fingerprints", "CopyWatch"]
 
 
 class ReferenceCalled(BaseException):
@@ -25,6 +36,11 @@ class ReferenceCalled(BaseException):
 class _Hits:
     def __init__(self):
         self.first: str | None = None
+        self.functions: dict = {}
+
+    def intact(self) -> bool:
+        """Is every guarded function still its tripwire (not given its code back by the student's code)?"""
+        return all(func.__code__ is _codes.get(name) for name, func in self.functions.items())
 
 
 _active: list[_Hits] = []
@@ -83,6 +99,7 @@ def guard(functions: dict):
     (None if none was).
     """
     hits = _Hits()
+    hits.functions = dict(functions)
     saved = []
     _active.append(hits)
     try:
@@ -94,3 +111,98 @@ def guard(functions: dict):
         for func, code in saved:
             func.__code__ = code
         _active.remove(hits)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Copies of a reference: the same code, however it was obtained
+
+_LOCAL_OPS = frozenset({"LOAD_FAST", "STORE_FAST", "DELETE_FAST", "LOAD_FAST_CHECK", "LOAD_CLOSURE", "LOAD_DEREF",
+                        "STORE_DEREF", "DELETE_DEREF", "MAKE_CELL", "LOAD_CLASSDEREF"})
+_SKIPPED_OPS = frozenset({"RESUME", "NOP", "CACHE", "EXTENDED_ARG", "PRECALL"})
+MIN_INSTRUCTIONS = 8  # a shorter reference is too generic to call a match a copy
+
+
+def _constant(value):
+    if isinstance(value, types.CodeType):
+        return ("code", fingerprint(value))
+    if isinstance(value, str):
+        return "<str>"  # messages and docstrings: a copy that rewords them is still a copy
+    if isinstance(value, (tuple, frozenset)):
+        return (type(value).__name__, tuple(_constant(v) for v in value))
+    return repr(value)
+
+
+def _instructions(code) -> list:
+    ops = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in _SKIPPED_OPS:
+            continue
+        if ins.opname in ("LOAD_CONST", "RETURN_CONST"):
+            arg = _constant(ins.argval)
+        elif ins.opname in _LOCAL_OPS:
+            arg = ins.arg  # a local's slot, not its name: renamed variables give the same code
+        elif ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            arg = None
+        else:
+            arg = ins.argval if isinstance(ins.argval, (str, int, float, bool, type(None))) else repr(ins.argval)
+        ops.append((ins.opname, arg))
+    return ops
+
+
+def fingerprint(code) -> str:
+    """A digest of ``code``'s instructions, normalized so that a copy of a function hashes alike whatever it
+    is called, whatever its variables are called, its docstring and messages, its file and line numbers: the
+    opcodes, the names of globals and attributes, the numbers (nested functions by their own fingerprint)."""
+    return hashlib.sha256(repr((code.co_argcount, code.co_kwonlyargcount, code.co_flags & 0x0F,
+                                _instructions(code))).encode()).hexdigest()
+
+
+def fingerprints(functions: dict) -> dict:
+    """{fingerprint: display name} of the guarded ``functions`` (those long enough to be told apart)."""
+    found = {}
+    for name, func in functions.items():
+        code = func.__code__
+        if code is _codes.get(name) or len(_instructions(code)) < MIN_INSTRUCTIONS:
+            continue
+        found.setdefault(fingerprint(code), name)
+    return found
+
+
+class CopyWatch:
+    """While active (``with watch.watching(prints):``), every Python function that starts running in this thread
+    or in a thread started meanwhile is compared, by ``fingerprint``, with the references' ``prints``; ``first``
+    is the first reference a copy of which ran. Each code object is fingerprinted once."""
+
+    def __init__(self):
+        self.known: dict = {}      # code object -> fingerprint
+        self.prints: dict = {}
+        self.first: str | None = None
+        self.intact = True  # False when the student's code replaced or removed the watch's hook
+
+    def _trace(self, frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            digest = self.known.get(code)
+            if digest is None:
+                try:
+                    digest = self.known[code] = fingerprint(code)
+                except Exception:  # noqa: BLE001 — an unreadable code object is nobody's copy
+                    digest = self.known[code] = ""
+            name = self.prints.get(digest)
+            if name is not None and self.first is None:
+                self.first = name
+        return None  # no line events: only calls are watched
+
+    @contextmanager
+    def watching(self, prints: dict):
+        self.prints, self.first = prints, None
+        previous = sys.gettrace()
+        sys.settrace(self._trace)
+        threading.settrace(self._trace)
+        try:
+            yield self
+        finally:
+            self.intact = sys.gettrace() == self._trace
+            sys.settrace(previous)
+            threading.settrace(None)
+            self.prints = {}

@@ -30,14 +30,26 @@ class WireError(Exception):
     """A malformed or oversized frame, or a value that cannot be encoded."""
 
 
-def send(fd: int, message: dict) -> None:
-    data = json.dumps(message, allow_nan=True, separators=(",", ":")).encode()
-    if len(data) > MAX_FRAME:
-        raise WireError(f"message of {len(data)} bytes exceeds the {MAX_FRAME} byte limit")
+def dumps(message: dict) -> bytes:
+    return json.dumps(message, allow_nan=True, separators=(",", ":")).encode()
+
+
+def send(fd: int, message: dict | bytes, wait=None, limit: int = MAX_FRAME) -> None:
+    """Write one frame. On a non-blocking ``fd``, ``wait()`` is called whenever the pipe is full (it waits
+    until ``fd`` is writable, or raises, e.g. on a deadline): a reader that never reads cannot block the writer
+    for longer than ``wait`` allows."""
+    data = message if isinstance(message, bytes) else dumps(message)
+    if len(data) > limit:
+        raise WireError(f"message of {len(data)} bytes exceeds the {limit} byte limit")
     payload = struct.pack(">Q", len(data)) + data
     view = memoryview(payload)
     while view:
-        view = view[os.write(fd, view):]
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            if wait is None:
+                raise
+            wait()
 
 
 def read_exactly(fd: int, n: int, wait=None) -> bytes:
@@ -54,10 +66,11 @@ def read_exactly(fd: int, n: int, wait=None) -> bytes:
     return b"".join(chunks)
 
 
-def receive(fd: int, wait=None) -> dict:
+def receive(fd: int, wait=None, limit: int = MAX_FRAME) -> dict:
+    """Read one frame; one longer than ``limit`` bytes is refused before any of it is read."""
     (length,) = struct.unpack(">Q", read_exactly(fd, 8, wait))
-    if length > MAX_FRAME:
-        raise WireError(f"frame of {length} bytes exceeds the {MAX_FRAME} byte limit")
+    if length > limit:
+        raise WireError(f"frame of {length} bytes exceeds the {limit} byte limit")
     try:
         message = json.loads(read_exactly(fd, length, wait))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also an int of too many digits

@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from grading.pipeline.driver import Course, run
@@ -591,3 +592,69 @@ def test_a_partner_claim_never_changes_the_named_students_grade(graded):
         assert named["graded_submission"] == sub.partner and named["partner"] == "", named["notes"]
         assert "partner_unconfirmed" in named["flags"].split(";")
 # <<< issue 11, intake and pairs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# >>> issue 11, hidden cases, copies of the reference and the grader's bounds (the corpus' block of the same name;
+# the copies' and the channel's outcomes are Submission.zero and .flags, checked by test_scores_and_flags; the
+# grader's survival by test_nobody_is_lost: every submission graded, feedback and CSV rows for all)
+
+def _numbers(value, found: list, depth: int = 0) -> None:
+    """The floats in a hidden case's data (arrays, numbers, lists, dicts), at most 400."""
+    if len(found) >= 400 or depth > 8:
+        return
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        found.extend(float(v) for v in value.ravel()[:100])
+    elif isinstance(value, (float, np.floating)):
+        found.append(float(value))
+    elif isinstance(value, (list, tuple)):
+        for v in value[:100]:
+            _numbers(v, found, depth + 1)
+    elif isinstance(value, dict):
+        for v in list(value.values())[:100]:
+            _numbers(v, found, depth + 1)
+
+
+def graded_hidden_cases(course, lab: str, student: str) -> dict:
+    """{exercise: digest of the seed} of the hidden cases the grader used (autograded notebook's metadata)."""
+    path = next((course.path("autograded") / student / lab).glob("*.ipynb"))
+    return nbformat.read(path, as_version=4).metadata["lablib_grading"].get("hidden_cases", {})
+
+
+def hidden_values(course, lab: str, student: str, partner: str = "") -> set[str]:
+    """How the values of ``student``'s hidden cases would look in a message (repr and the engine's 10 digits),
+    for those precise enough not to turn up by chance."""
+    from grading.pipeline.secret import grading_id, student_seed
+    from lablib.grading import EXERCISES
+
+    from grading.pipeline.verdict import seed_digest
+
+    shown, used = set(), graded_hidden_cases(course, lab, student)
+    assert used, "the grader recorded no hidden cases: the test would prove nothing"
+    for exercise, digest in used.items():
+        seed = student_seed(SEED, lab, grading_id(student, partner), exercise)
+        assert seed_digest(seed) == digest, (student, exercise, "not the cases the grader used")
+        for case in EXERCISES[exercise].cases(True, seed):
+            found: list = []
+            _numbers({k: v for k, v in vars(case).items() if k != "label"}, found)
+            shown |= {text for v in found for text in (repr(v), f"{v:.10g}") if len(text.lstrip("-")) >= 9}
+    return shown
+
+
+def test_no_hidden_case_reaches_a_student(graded):
+    """Breach 4: no value of a student's own hidden cases is in their feedback or their row of the report, whatever
+    their functions recorded and raised, returned, printed or warned afterwards."""
+    course, lab, report = graded["course"], graded["lab"], graded["report"]
+    leakers = [s.student for s in SUBMISSIONS if s.lab == lab and s.student.startswith("w0")] + list(HONEST)
+    checked = 0
+    for student in leakers:
+        values = hidden_values(course, lab, student)
+        assert values, "a case without numbers: the test would prove nothing"
+        texts = [p.read_text(encoding="utf-8", errors="replace")
+                 for p in (course.path("feedback") / student / lab).glob("*.html")]
+        texts.append(report.row(student)["notes"])
+        leaked = sorted(v for v in values if any(v in text for text in texts))
+        assert leaked == [], (student, leaked[:5])
+        checked += 1
+    assert checked >= 2
+# <<< issue 11, hidden cases, copies of the reference and the grader's bounds

@@ -682,3 +682,147 @@ SUBMISSIONS += [
                flags=frozenset({"answer_matched_by_content"}), edit="long_grade_ids"),
 ]
 # <<< issue 11, intake and pairs
+
+
+# ---------------------------------------------------------------------------------------------------------
+# >>> issue 11, hidden cases, copies of the reference and the grader's bounds (breaches 4 and 6; the grader
+# survives any submission): grading/pipeline/verdict.py, secret.py, sandbox.py; lablib/grading/harness.py,
+# tripwire.py, wire.py. The checks: tests/adversarial/checks.py (same block). Keep this block last.
+
+# The harness's channel, as an attacker reaches it (its output descriptor is its last argument); in the notebook's
+# kernel there is none and the attacks fall back to the wrong answer.
+CHANNEL = ("import json as _json, os as _os, struct as _struct, sys as _sys, time as _time\n"
+           "try:\n    _OUT = int(_sys.argv[-1])\nexcept ValueError:\n    _OUT = None\n\n\n"
+           "def _forge(message):\n    data = _json.dumps(message).encode()\n"
+           "    _os.write(_OUT, _struct.pack('>Q', len(data)) + data)\n\n\n")
+RECORDER = ("_SEEN = []\n\n\ndef f(x):\n    _SEEN.append(np.asarray(x, dtype=float).tolist())\n    return x * x\n")
+# A copy of a module of lablib's, run again from its source (a fresh function object the guard never sees)
+EXEC_SOURCE = ("import functools, inspect, types\nimport lablib.landscapes, lablib.optim\n\n\n"
+               "def _copy_of(module, name):\n    namespace = {'__name__': module.__name__}\n"
+               "    exec(inspect.getsource(module), namespace)\n    return namespace[name]\n\n\n")
+EXIT_FIRST = "import os as _os, time as _time\n_time.sleep(0.3)\n_os._exit(0)\n\n\n"
+LAB3_ANSWERS = ("minibatches", "sgd_momentum_step", "adagrad_norm_step", "rmsprop_step", "adam_step")
+
+SUBMISSIONS += [
+    # breach 4: hidden cases recorded by one exercise's function, shown through another's messages
+    Submission("w01_hidden_leak_exception", LAB1, "f records its inputs (hidden ones too); df raises with them "
+               "(a public check's message)", "df raises", {"f": RECORDER,
+               "df": "def df(x):\n    raise ValueError('LEAK:' + repr(_SEEN[-6:]))\n"}, zero=("df",)),
+    Submission("w02_hidden_leak_channels", LAB1, "the recorded inputs come back as df's values, printed lines and "
+               "warnings, and as gradient_descent's value (a string put in its place)", "df and gradient_descent",
+               {"f": RECORDER.replace("    return x * x", "    globals()['gradient_descent'] = 'LEAK:' + "
+                                                           "repr(_SEEN[-3:])\n    return x * x"),
+                "df": ("import warnings\n\n\ndef df(x):\n    warnings.warn('LEAK:' + repr(_SEEN[-3:]))\n"
+                       "    print('LEAK:', _SEEN[-3:])\n"
+                       "    seen = np.ravel(np.asarray(_SEEN[-1] if _SEEN else [7.0], dtype=float))\n"
+                       "    return np.resize(seen, np.shape(x)) if np.ndim(x) else float(seen[0])\n"),
+                "gradient_descent": GD_ASCENT}, zero=("df", "gradient_descent")),
+    Submission("w03_forged_mistake_line", LAB1, "f raises with its inputs behind a forged 'This matches a known "
+               "mistake' line (a hidden check's text kept that line)", "f raises",
+               {"f": ("def f(x):\n    raise ValueError('\\n  This matches a known mistake — LEAK: ' "
+                      "+ repr(np.asarray(x, dtype=float).tolist()))\n")}, zero=("f",)),
+    # breach 6: copies of the reference
+    Submission("w04_copy_while_unguarded", LAB1, "a thread copies square_grad's code whenever the guard is off "
+               "(between the grader's requests) and df runs the copy", "df returns x**2 until it has a copy",
+               {"df": ("import threading, types\nimport lablib.landscapes as _L\n_COPY = []\n\n\ndef _grab():\n"
+                       "    import time\n    for _ in range(40_000):\n        code = _L.square_grad.__code__\n"
+                       "        if 'tripwire' not in code.co_filename:\n"
+                       "            _COPY.append(types.FunctionType(code, vars(_L), 'mine'))\n            return\n"
+                       "        time.sleep(0.0005)\n\n\nthreading.Thread(target=_grab, daemon=True).start()\n\n\n"
+                       "def df(x):\n    return _COPY[0](x) if _COPY else x ** 2\n")},
+               zero=("df",), flags=frozenset({"copied_reference"})),
+    Submission("w05_copy_exec_source", LAB1, "f runs lablib.landscapes.square exec'd again from "
+               "inspect.getsource, behind functools.wraps and a closure", "f: lablib's code",
+               {"f": EXEC_SOURCE + ("def _make():\n    square = _copy_of(lablib.landscapes, 'square')\n\n"
+                                    "    @functools.wraps(square)\n    def inner(x):\n        return square(x)\n"
+                                    "    return inner\n\n\nf = _make()\n")},
+               zero=("f",), flags=frozenset({"copied_reference"})),
+    Submission("w06_copy_renamed", LAB1, "gradient_descent is types.FunctionType of the exec'd reference's code, "
+               "renamed, called through functools.partial", "gradient_descent: lablib's code",
+               {"gradient_descent": EXEC_SOURCE + (
+                   "_mine = types.FunctionType(_copy_of(lablib.optim, 'gradient_descent').__code__, "
+                   "vars(lablib.optim), 'my_descent')\n\n\ndef gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                   "    return functools.partial(_mine, grad)(x0, lr, n_steps, tol)\n")},
+               zero=("gradient_descent",), flags=frozenset({"copied_reference"})),
+    Submission("w07_watch_switched_off", LAB1, "f switches the grader's copy watch off (sys.settrace(None)) and "
+               "then runs the copy", "f: lablib's code",
+               {"f": EXEC_SOURCE + ("_square = _copy_of(lablib.landscapes, 'square')\n\n\ndef f(x):\n"
+                                    "    import sys, threading\n    sys.settrace(None)\n"
+                                    "    threading.settrace(None)\n    return _square(x)\n")},
+               zero=("f",), flags=frozenset({"copied_reference"})),
+    # the grader survives: the channel
+    Submission("w08_forged_cell_frames", LAB1, "df's cell writes 300 forged 'cell' frames into the harness's "
+               "channel (each used to restart the grader's wait)", "df returns x**2",
+               {"df": DF_SQ + "\n\n" + CHANNEL + "if _OUT is not None:\n    for _ in range(300):\n"
+                      "        _forge({'op': 'cell', 'index': 0})\n        _time.sleep(0.05)\n"},
+               zero=("df",), flags=frozenset({"protocol_error"})),
+    Submission("w09_unread_reply", LAB1, "gradient_descent sends the grader a callback whose reply (8 MB) fills "
+               "the pipe, and never reads it", "gradient ascent",
+               {"gradient_descent": CHANNEL + GD_ASCENT.replace("def gradient_descent", "def _ascent") + (
+                   "\n\ndef gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                   "    cells = [c.cell_contents for c in (getattr(grad, '__closure__', None) or ())]\n"
+                   "    ident = next((c for c in cells if isinstance(c, int)), None)\n"
+                   "    if _OUT is not None and ident is not None:\n"
+                   "        from lablib.grading import wire\n"
+                   "        _forge({'op': 'callback', 'id': ident, 'args': wire.encode([np.zeros(1 << 20)]), "
+                   "'kwargs': {'dict': []}})\n        _time.sleep(120)\n"
+                   "    return _ascent(grad, x0, lr, n_steps, tol)\n")},
+               zero=("gradient_descent",), flags=frozenset({"timeout"})),
+    Submission("w10_handle_flood", LAB1, "f returns 20,000 objects with 10 KB reprs (handles kept by the grader)",
+               "f returns objects",
+               {"f": ("class _Big:\n    def __repr__(self):\n        return 'r' * 10_000\n\n\n"
+                      "def f(x):\n    return [_Big() for _ in range(20_000)]\n")},
+               zero=("f",), flags=frozenset({"protocol_error"})),
+    Submission("w11_reply_amplifier", LAB1, "gradient_descent asks grad for 2 * x of 4 million int8 (a 5 MB "
+               "request, a 43 MB reply), then ascends", "gradient ascent",
+               {"gradient_descent": GD_ASCENT.replace("def gradient_descent", "def _ascent") + (
+                   "\n\ndef gradient_descent(grad, x0, lr, n_steps, tol=None):\n    try:\n"
+                   "        grad(np.ones(4_000_000, dtype=np.int8))\n    except Exception:\n        pass\n"
+                   "    return _ascent(grad, x0, lr, n_steps, tol)\n")},
+               zero=("gradient_descent",)),
+    Submission("w12_callback_storm", LAB1, "gradient_descent calls grad a million times (one round trip each)",
+               "never returns in time",
+               {"gradient_descent": ("def gradient_descent(grad, x0, lr, n_steps, tol=None):\n"
+                                     "    x = np.asarray(x0, dtype=float)\n    for _ in range(1_000_000):\n"
+                                     "        grad(x)\n    return np.array([x])\n")},
+               zero=("gradient_descent",), flags=frozenset({"timeout"})),
+    Submission("w13_repr_bomb", LAB1, "df returns an object whose __repr__ never ends (the sandbox names it)",
+               "df returns an object",
+               {"df": ("class _Slow:\n    def __repr__(self):\n        while True:\n            pass\n\n\n"
+                       "def df(x):\n    return _Slow()\n")},
+               zero=("df",), flags=frozenset({"timeout"})),
+    Submission("w14_deep_result", LAB1, "f returns a list nested 100,000 deep", "f returns a nested list",
+               {"f": ("def f(x):\n    value = []\n    for _ in range(100_000):\n        value = [value]\n"
+                      "    return value\n")}, zero=("f",)),
+    # the grader survives: memory and disk
+    Submission("w15_metadata_bomb", LAB1, "f's cell displays 5 outputs with 20 MB of metadata each (the output "
+               "cap counted text and data only)", "f returns 2x",
+               {"f": F_2X + "\n\nfor _ in range(5):\n    display({'text/plain': 'x'}, "
+                            "metadata={'junk': 'z' * 20_000_000}, raw=True)\n"},
+               zero=("f",), flags=frozenset({"huge_output"})),
+    Submission("w16_message_bomb", LAB1, "df's cell displays one output of 80 MB (one ZeroMQ message over the "
+               "grader's limit)", "df returns x**2",
+               {"df": DF_SQ + "\n\ndisplay({'text/plain': 'y'}, metadata={'junk': 'z' * 80_000_000}, raw=True)\n"},
+               zero=("df",)),
+    Submission("w17_huge_exception", LAB1, "df raises with a 12 MB message, in its cell and when called",
+               "df raises",
+               {"df": "def df(x):\n    raise ValueError('e' * 12_000_000)\n\n\ndf(1.0)\n"},
+               zero=("df",), flags=frozenset({"huge_output"})),
+    Submission("w18_disk_filler", LAB1, "f's cell writes 12 files of 60 MB into its work directory (720 MB on the "
+               "grader's disk)", "f returns 2x",
+               {"f": F_2X + ("\n\nfor _i in range(12):\n    try:\n        with open(f'fill{_i}.bin', 'wb') as _fh:\n"
+                             "            _fh.write(b'x' * (60 << 20))\n    except OSError:\n        break\n")},
+               zero=("f",)),
+    # the grader survives: restarts
+    Submission("w19_exit_every_cell", LAB3, "every answer cell sleeps and exits the process (os._exit): each "
+               "restart replayed the slow cells before it", "nothing runs",
+               {gid: EXIT_FIRST for gid in LAB3_ANSWERS}, zero=ALL, flags=frozenset({"too_many_restarts"})),
+    Submission("w20_exit_on_every_call", LAB3, "every function exits the process when called (a restart per "
+               "check, each replaying the cells: at most 12)", "nothing returns",
+               {gid: "import os as _os\n\n\ndef " + gid + "(*args, **kwargs):\n    _os._exit(0)\n"
+                for gid in LAB3_ANSWERS}, zero=ALL, flags=frozenset({"sandbox_died"})),
+    Submission("w21_slow_cell", LAB3, "adam_step's cell sleeps 40 s (the grader's run of a cell waited 60 s)",
+               "Adam without bias correction", {"adam_step": ADAM_NO_BIAS + "\n\nimport time\ntime.sleep(40)\n"},
+               zero=("adam_step",), flags=frozenset({"timeout"})),
+]
+# <<< issue 11, hidden cases, copies of the reference and the grader's bounds
