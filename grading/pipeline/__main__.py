@@ -75,6 +75,15 @@ def main(argv=None) -> int:
     p_gen.add_argument("lab")
     p_grade = sub.add_parser("grade", help="autograde grading/submitted/*/<lab>/, feedback, export")
     p_grade.add_argument("lab")
+    p_grade.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="grade on N Dask worker processes on this machine (default 1: in this process)")
+    p_grade.add_argument("--scheduler", default=None, metavar="URL",
+                         help="grade on an existing Dask cluster, e.g. tcp://grader.example.org:8786 (README)")
+    p_grade.add_argument("--student", action="append", default=None, metavar="ID",
+                         help="grade only this student's submission, again (repeatable); the others as they are")
+    p_grade.add_argument("--regrade", action="store_true",
+                         help="grade every submission again (by default a run continues where the last stopped: "
+                              "a submission graded from the same copy is not graded twice)")
     p_repo = sub.add_parser("student-repo", help="write the repository students clone (no solutions, no grading)")
     p_repo.add_argument("out", type=Path, help="a new directory")
     p_pub = sub.add_parser("publish", help="after manual grading: feedback and export again (no re-autograding)")
@@ -123,7 +132,15 @@ def main(argv=None) -> int:
             print("publish each graded lab again to apply it (python -m grading.pipeline publish LAB)")
             return 0
     if args.command == "grade":
-        report = run(course, args.lab, progress=not args.no_progress)
+        from .parallel import Interrupted
+
+        try:
+            report = run(course, args.lab, progress=not args.no_progress, workers=args.workers,
+                         scheduler=args.scheduler, students=args.student, regrade=args.regrade)
+        except Interrupted as stop:
+            print(f"\ninterrupted: {stop.stored} submission(s) graded and kept, {stop.remaining} not graded; the same "
+                  "command continues with them", file=sys.stderr)
+            return 130
     else:
         report = publish(course, args.lab, progress=not args.no_progress)
     print_report(report, time.perf_counter() - start)
