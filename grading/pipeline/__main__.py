@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -101,6 +102,9 @@ def main(argv=None) -> int:
         p.add_argument("--out", type=Path, default=None,
                        help="a course work directory with its own roster.csv, submissions and gradebook (the "
                             "demo's: output/demo/grading); default: the course itself (grading/)")
+        p.add_argument("--db-url", default=None, metavar="URL",
+                       help="the gradebook, e.g. postgresql+psycopg://grader@db.example.org/course (the password in "
+                            "~/.pgpass, never on the command line); default: the course's (SQLite)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -121,6 +125,8 @@ def main(argv=None) -> int:
         print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
         return 0
     course = Course() if args.out is None else course_in(args.out)
+    if getattr(args, "db_url", None):
+        course = dataclasses.replace(course, db_url=args.db_url)
     if args.command == "formgrader":
         return formgrader(course, args.port)
     if args.command == "pair":

@@ -20,10 +20,9 @@ The coordinator (the ``grade`` process) does everything that touches the course'
 ``--workers 1`` grades in this process, one submission after the other; ``--workers N`` starts a Dask
 ``LocalCluster`` of N single-threaded worker processes; ``--scheduler tcp://host:8786`` uses an existing cluster
 (``dask scheduler`` / ``dask worker``, dask-jobqueue, Kubernetes: README). Ctrl-C or a killed coordinator loses
-only the submissions in progress; the next run continues with the others. A task whose worker died is retried once
-(the LocalCluster's scheduler allows one failure; start an own scheduler with
-``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1``), then recorded with the flag ``worker_lost`` and tried again
-by the next run.
+only the submissions in progress; the next run continues with the others. A task whose worker died is retried
+once, then recorded with the flag ``worker_lost`` and tried again by the next run (the LocalCluster's scheduler
+allows one failure; start an own scheduler with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1``: README).
 """
 from __future__ import annotations
 
@@ -40,7 +39,7 @@ from pathlib import Path, PurePosixPath
 from .driver import (Course, PipelineError, _api, _remove, _require_sandbox, autograde_staged, generate,
                      import_roster, publish, remove_results, submitted_students)
 from .export import MAX_AUTOGRADED_BYTES, prepare_gradebook
-from .intake import staging, take
+from .intake import Intake, label, staging, take
 from .journal import append_record, journal_path, read_journal
 from .names import valid_student_id
 
@@ -92,6 +91,10 @@ def autograde_lab(course: Course, lab: str, *, workers: int = 1, scheduler: str 
         start = time.perf_counter()
         task = intake_task(course, lab, name, shared["source_hash"])
         student = task["student"]
+        if task.get("error"):  # the intake itself failed (not the submission's content): never stops the run
+            results[student] = {"success": False, "seconds": round(time.perf_counter() - start, 3),
+                                "flags": ["autograde_error"], "error": task["error"], "intake": task["intake"]}
+            continue
         if student in wanted or (not students and _needs_grading(course, lab, task, done.get(student), regrade)):
             wanted.discard(student)
             if task["intake"]["notebook"]:
@@ -141,12 +144,17 @@ def intake_task(course: Course, lab: str, name: str, source_hash: str) -> dict:
     """The intake of ``submitted/<name>/<lab>/`` as a task: {student, intake, files (the canonical copy, {file
     name: bytes}), fingerprint}."""
     files = {}
-    with staging() as root:
-        intake = take(course.path("submitted"), name, lab, course.notebooks(lab), stage_to=root,
-                      limits=course.intake)
-        folder = root / intake.student / lab
-        if intake.accepted:
-            files = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+    try:
+        with staging() as root:
+            intake = take(course.path("submitted"), name, lab, course.notebooks(lab), stage_to=root,
+                          limits=course.intake)
+            folder = root / intake.student / lab
+            if intake.accepted:
+                files = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+    except Exception as exc:
+        student = name if valid_student_id(name) else label(name)
+        return {"student": student, "intake": Intake(student, lab).as_dict(), "files": {}, "fingerprint": None,
+                "error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
     digest = hashlib.sha256(source_hash.encode())
     digest.update(json.dumps(intake.as_dict(), sort_keys=True).encode())
     for file_name, data in sorted(files.items()):
@@ -370,7 +378,8 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler: str | Non
     from distributed.client import FutureCancelledError
 
     cluster = None
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,       # retried once, then worker_lost
+                          "distributed.scheduler.worker-saturation": 1.0,    # a worker holds only what it grades
                           "distributed.admin.tick.limit": "1h"}):  # a long grading task is no event-loop stall
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -383,7 +392,7 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler: str | Non
         shared_future = client.scatter(shared, broadcast=True, hash=False)
         for task in tasks:
             future = client.submit(grade_task, shared_future, task, pure=False,
-                                   key=f"grade-{shared['lab']}-{task['fingerprint'][:12]}-{os.urandom(4).hex()}")
+                                   key=f"grade-{shared['lab']}-{task['student']}-{os.urandom(4).hex()}")
             futures[future.key] = (future, task)
         done_per_worker: dict[str, int] = {}
         for future in as_completed([f for f, _ in futures.values()]):
