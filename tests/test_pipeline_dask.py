@@ -3,9 +3,9 @@ localhost (module fixture), and ``python -m grading.pipeline grade`` run as the 
 
 * ``grade --workers 1`` (in one process), ``--workers 2`` (a LocalCluster) and ``--scheduler tcp://...`` (the two
   workers) give exactly the same scores, flags, comments, autograded notebooks and feedback on lab01 of the sample
-  class (a part of it that keeps the module near a minute on 2 cores: correct work, stderr, a student peeking at
-  the seed, a blank notebook, an agreed pair that handed in twice, a pair with one submission, a kernel that
-  dies, tampered tests and a PARTNER claim; tests/test_pipeline_end_to_end.py grades all of it);
+  class (a part of it that keeps the module near a minute on 2 cores: correct work, stderr, a blank notebook, an
+  agreed pair that handed in twice, a pair with one submission, a kernel that dies and tampered tests;
+  tests/test_pipeline_end_to_end.py grades all of it);
 * Ctrl-C (SIGINT) and a lost coordinator (SIGKILL of its process group) keep the finished work, and the next run
   grades only the rest; ``--student`` grades one again;
 * a worker killed under a submission: the submission is retried on another worker; killed again, it is flagged
@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "grading" / "sample_class"
 LAB = "lab01-gradient-descent"
 SEED = "27182818"
-CLASS = ("ada", "dana", "jo", "kim", "lea", "max", "olga", "rosa", "tara", "nia", "chen")
-SMALL = ("ada", "ben", "eli", "fay")
+CLASS = ("ada", "dana", "kim", "lea", "max", "olga", "rosa", "tara")
+SMALL = ("ada", "ben", "eli")
 TIMEOUT = 300   # seconds for one grading run: a bound, never a measurement
 
 
@@ -145,7 +145,7 @@ def test_workers_1_workers_2_and_a_scheduler_grade_the_same(cluster, tmp_path):
     work = make_course(tmp_path / "class", CLASS)
     one = grade(work, "--workers", "1")
     assert one.stderr == ""                                  # no noise: --no-progress says nothing on stderr
-    assert "grading 11 submission(s) in this process" in one.stdout
+    assert "grading 8 submission(s) in this process" in one.stdout
     first = snapshot(work)
     graded = {r["student"]: r for r in first["rows"] if r["graded_submission"]}
     assert len(journal(work)) == len(CLASS) and set(graded) == {*CLASS, "paul"}   # paul: through olga's pair
@@ -153,7 +153,7 @@ def test_workers_1_workers_2_and_a_scheduler_grade_the_same(cluster, tmp_path):
     assert "pair_conflict" in graded["lea"]["flags"] and "tamper_suspect" in graded["tara"]["flags"]
 
     two = grade(work, "--workers", "2", "--regrade")
-    assert two.stderr == "" and "grading 11 submission(s) on 2 Dask workers" in two.stdout
+    assert two.stderr == "" and "grading 8 submission(s) on 2 Dask workers" in two.stdout
     assert snapshot(work) == first
     records = journal(work)[len(CLASS):]
     assert sorted(r["student"] for r in records) == sorted(CLASS)
@@ -205,12 +205,11 @@ def test_an_interrupted_run_keeps_its_work_and_the_next_grades_only_the_rest(tmp
     assert sorted(students) == sorted(SMALL)                  # each graded once, in all
     assert all(r["success"] for r in after)
     rows = {r["student"]: r for r in csv.DictReader(open(work / "output" / f"{LAB}-grades.csv"))}
-    assert all(rows[s]["score"] == "8" for s in ("ada", "ben"))   # every graded one in the export
-    assert rows["eli"]["score"] == rows["fay"]["score"] == "6"
+    assert rows["ada"]["score"] == rows["ben"]["score"] == "8" and rows["eli"]["score"] == "6"   # all exported
 
     one = grade(work, "--student", "eli")                     # one student again, nobody else
     assert [r["student"] for r in journal(work)[len(after):]] == ["eli"]
-    assert "grading 1 submission(s)" in one.stdout and "3 kept as graded" in one.stdout
+    assert "grading 1 submission(s)" in one.stdout and "2 kept as graded" in one.stdout
 
 
 def test_a_worker_killed_under_a_submission_retries_it_then_flags_it(cluster, tmp_path):

@@ -381,9 +381,9 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler: str | Non
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,       # retried once, then worker_lost
                           "distributed.scheduler.worker-saturation": 1.0,    # a worker holds only what it grades
                           "distributed.admin.tick.limit": "1h"}):  # a long grading task is no event-loop stall
-        if scheduler is None:
+        if scheduler is None:  # (a scheduler may also be a Cluster object: dask-jobqueue, dask-kubernetes)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=":0", silence_logs=logging.ERROR)  # not :8787, maybe taken
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="60s")
@@ -458,6 +458,7 @@ def grade_task(shared: dict, task: dict) -> dict:
             raise ValueError(f"not a student id: {student!r}")
         with tempfile.TemporaryDirectory(prefix="lablib-worker-") as tmp:
             course = _private_course(Path(tmp), shared)
+            _require_sandbox(course)  # on this worker's machine: student code never runs unprotected
             with staging() as root:
                 folder = root / student / lab
                 folder.mkdir(mode=0o700, parents=True)
