@@ -39,8 +39,7 @@ TIMEOUT = 300   # seconds for one grading run: a bound, never a measurement
 def _env(**extra) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
            "PYTHONUNBUFFERED": "1",   # the scheduler as the README starts one: a task is retried once, then lost
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
     env.pop("LABLIB_HIDDEN_SEED_FILE", None)
     return {**env, **extra}
 
@@ -167,9 +166,6 @@ def test_workers_1_workers_2_and_a_scheduler_grade_the_same(cluster, tmp_path):
     assert {r["worker"] for r in records} == {"w1", "w2"}
     assert all(r["seconds"] > 0 and r["attempts"] == 1 for r in records)
 
-    again = grade(work, "--scheduler", cluster)            # nothing changed: nothing graded, same export
-    assert "submission(s)" not in again.stdout and len(journal(work)) == 3 * len(CLASS)
-    assert snapshot(work) == first
 
 
 def _interrupt_and_resume(work: Path, sig: int, *args: str) -> tuple[list[dict], list[dict]]:
@@ -195,9 +191,10 @@ def _interrupt_and_resume(work: Path, sig: int, *args: str) -> tuple[list[dict],
     return before, journal(work)
 
 
-@pytest.mark.parametrize("sig, args", [(signal.SIGINT, ("--workers", "1")), (signal.SIGKILL, ("--workers", "2"))],
-                         ids=["ctrl-c-one-process", "lost-coordinator-two-workers"])
-def test_an_interrupted_run_keeps_its_work_and_the_next_grades_only_the_rest(tmp_path, sig, args):
+@pytest.mark.parametrize("sig, where", [(signal.SIGINT, "one-process"), (signal.SIGKILL, "cluster")],
+                         ids=["ctrl-c-one-process", "lost-coordinator-of-a-cluster"])
+def test_an_interrupted_run_keeps_its_work_and_the_next_grades_only_the_rest(tmp_path, request, sig, where):
+    args = ("--workers", "1") if where == "one-process" else ("--scheduler", request.getfixturevalue("cluster"))
     work = make_course(tmp_path / "class", SMALL)
     before, after = _interrupt_and_resume(work, sig, *args)
     assert after[:len(before)] == before                      # kept as written
@@ -242,7 +239,7 @@ def test_a_worker_killed_under_a_submission_retries_it_then_flags_it(cluster, tm
     finally:
         stop(process)
     records = {r["student"]: r for r in journal(work)}
-    assert records["ada"]["flags"] == ["worker_lost"] and not records["ada"]["success"]
+    assert records["ada"]["flags"] == ["worker_lost"] and not records["ada"]["success"], (killed, records["ada"])
     assert records["ben"]["success"] and records["eli"]["success"]
     rows = {r["student"]: r for r in csv.DictReader(open(work / "output" / f"{LAB}-grades.csv"))}
     assert {"worker_lost", "failed_autograde"} <= set(rows["ada"]["flags"].split(";"))

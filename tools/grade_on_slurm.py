@@ -29,8 +29,7 @@ def slurm_cluster(*, queue: str | None, account: str | None, memory: str, wallti
     import dask
     from dask_jobqueue import SLURMCluster
 
-    dask.config.set({"distributed.scheduler.allowed-failures": 1,      # a lost job's submission: retried once
-                     "distributed.scheduler.worker-saturation": 1.0})  # a worker holds only what it grades
+    dask.config.set({"distributed.scheduler.allowed-failures": 1})  # a lost job's submission: retried once
     return SLURMCluster(
         queue=queue, account=account, cores=1, processes=1, memory=memory, walltime=walltime,
         interface=interface, python=sys.executable, scheduler_options={"dashboard_address": ":0"},

@@ -8,7 +8,9 @@ line cut short by a crash is ignored. ``grade`` reads it to continue where an in
 
     lab, student       the lab; the student id (``invalid:...`` for a folder name that is not one)
     fingerprint        sha256 of what was graded: the intake's canonical copy of the submission, what the intake
-                       found, and the lab's source notebooks (a new submission or a changed lab grades again)
+                       found, the lab's source notebooks and the grading settings (a new submission, a changed lab
+                       or seed grades again); null when the next run must grade it again (the worker was lost,
+                       the cluster dropped the task, or storing the result failed)
     success            autograded (False: refused by the intake, nbgrader failed, or the worker was lost)
     seconds            wall-clock seconds of the submission's grading on its worker (intake on the coordinator
                        for a refused one), as ``autograde_seconds`` in the grades CSV

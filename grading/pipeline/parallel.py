@@ -228,8 +228,9 @@ def store(course: Course, lab: str, task: dict, result: dict, journal: Path) -> 
     record = {"lab": lab, "student": student, "fingerprint": task["fingerprint"], "intake": task["intake"],
               **{k: result.get(k) for k in ("success", "seconds", "error", "flags", "grades", "worker", "attempts")}}
     record["flags"] = list(record["flags"] or [])
-    if "worker_lost" in record["flags"]:
-        return append_record(journal, record)  # nothing to store; graded again by the next run
+    if result.get("retry"):  # nothing to store; graded again by the next run
+        record["fingerprint"] = None
+        return append_record(journal, record)
     try:
         target = course.path("autograded") / student / lab
         if result["success"]:
@@ -370,16 +371,17 @@ def _short(student: str) -> str:
     return student if len(student) <= 16 else student[:15] + "…"
 
 
-def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler: str | None):
+def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler):
+    """Yield (task, result, status line) as the cluster finishes tasks. Only as many tasks as the cluster has
+    worker threads are handed to it at a time (more as workers join): a task waits here, not in a worker's queue,
+    so a worker that dies takes down only the submission it was grading (which the scheduler retries once)."""
     import logging
 
     import dask
-    from distributed import Client, LocalCluster, as_completed
-    from distributed.client import FutureCancelledError
+    from distributed import Client, LocalCluster, wait
 
     cluster = None
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,       # retried once, then worker_lost
-                          "distributed.scheduler.worker-saturation": 1.0,    # a worker holds only what it grades
                           "distributed.admin.tick.limit": "1h"}):  # a long grading task is no event-loop stall
         if scheduler is None:  # (a scheduler may also be a Cluster object: dask-jobqueue, dask-kubernetes)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -387,29 +389,34 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler: str | Non
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="60s")
-    futures = {}
+    waiting, running = list(reversed(tasks)), {}
     try:
-        shared_future = client.scatter(shared, broadcast=True, hash=False)
-        for task in tasks:
-            future = client.submit(grade_task, shared_future, task, pure=False,
-                                   key=f"grade-{shared['lab']}-{task['student']}-{os.urandom(4).hex()}")
-            futures[future.key] = (future, task)
+        # the shared data as a task of its own, not scattered: the scheduler keeps it in the graph and computes it
+        # again when every worker that held it is lost (scattered data would be gone, and every task with it)
+        shared_future = client.submit(_identity, shared, pure=False,
+                                      key=f"shared-{shared['lab']}-{os.urandom(4).hex()}")
         done_per_worker: dict[str, int] = {}
-        for future in as_completed([f for f, _ in futures.values()]):
-            task = futures.pop(future.key)[1]
-            try:
-                result = future.result()
-            except FutureCancelledError:
-                raise
-            except Exception as exc:  # KilledWorker: the task's worker died twice (or the task could not run)
-                result = _lost(task, exc)
-            done_per_worker[result["worker"]] = done_per_worker.get(result["worker"], 0) + 1
-            yield task, result, _status(client, done_per_worker, futures)
+        while waiting or running:
+            threads = sum(client.nthreads().values())
+            while waiting and len(running) < max(1, threads):
+                task = waiting.pop()
+                future = client.submit(grade_task, shared_future, task, pure=False,
+                                       key=f"grade-{shared['lab']}-{task['student']}-{os.urandom(4).hex()}")
+                running[future.key] = (future, task)
+            with contextlib.suppress(TimeoutError):
+                wait([f for f, _ in running.values()], timeout=1, return_when="FIRST_COMPLETED")
+            for key in [k for k, (f, _) in running.items() if f.done()]:
+                future, task = running.pop(key)
+                try:
+                    result = future.result()
+                except Exception as exc:  # KilledWorker: its worker died twice (or the cluster lost the task)
+                    result = _lost(task, exc)
+                done_per_worker[result["worker"]] = done_per_worker.get(result["worker"], 0) + 1
+                yield task, result, _status(client, done_per_worker, running)
     finally:
-        pending = [f for f, _ in futures.values()]
         with contextlib.suppress(Exception):
-            if pending:
-                client.cancel(pending)
+            if running:
+                client.cancel([f for f, _ in running.values()])
         with contextlib.suppress(Exception):
             client.close(timeout=10)
         if cluster is not None:
@@ -417,14 +424,19 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler: str | Non
                 cluster.close(timeout=10)
 
 
+def _identity(value):
+    return value
+
+
 def _lost(task: dict, exc: Exception) -> dict:
+    """The result of a task the cluster could not finish: graded again by the next run."""
     from distributed.scheduler import KilledWorker
 
     killed = isinstance(exc, KilledWorker)
     return {"success": False, "seconds": None, "flags": ["worker_lost" if killed else "autograde_error"],
             "error": (f"the worker grading it died, also when retried: {exc}" if killed
-                      else f"{type(exc).__name__}: {str(exc)[:2000]}"),
-            "grades": {}, "comments": {}, "files": {}, "worker": "", "attempts": 2 if killed else 1}
+                      else f"the cluster did not grade it: {type(exc).__name__}: {str(exc)[:2000]}"),
+            "grades": {}, "comments": {}, "files": {}, "worker": "", "attempts": 2 if killed else 1, "retry": True}
 
 
 def _status(client, done_per_worker: dict, pending: dict) -> str:
