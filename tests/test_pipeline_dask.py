@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,50 +25,9 @@ from pathlib import Path
 import pytest
 
 from browser import free_port, stop, wait_until
+from _grading_runs import LAB, REPO, SMALL, TIMEOUT, grade, grade_command, grading_env, journal, make_course
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "grading" / "sample_class"
-LAB = "lab01-gradient-descent"
-SEED = "27182818"
 CLASS = ("ada", "dana", "kim", "lea", "max", "olga", "rosa", "tara")
-SMALL = ("ada", "ben", "eli")
-TIMEOUT = 300   # seconds for one grading run: a bound, never a measurement
-
-
-def _env(**extra) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1",   # the scheduler as the README starts one: a task is retried once, then lost
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
-    env.pop("LABLIB_HIDDEN_SEED_FILE", None)
-    return {**env, **extra}
-
-
-def make_course(work: Path, students) -> Path:
-    """A course work directory as ``--out`` takes it: roster, pairs, the chosen submissions, its own seed."""
-    work.mkdir(parents=True)
-    for name in ("roster.csv", "pairs.csv"):
-        shutil.copyfile(SAMPLE / name, work / name)
-    for student in students:
-        shutil.copytree(SAMPLE / "submitted" / student, work / "submitted" / student)
-    (work / ".secrets").mkdir(mode=0o700)
-    (work / ".secrets" / "hidden_seed").write_text(SEED + "\n")
-    return work
-
-
-def grade_command(work: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "grading.pipeline", "grade", LAB, "--out", str(work), "--no-progress", *args]
-
-
-def grade(work: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(grade_command(work, *args), cwd=REPO, env=_env(), capture_output=True, text=True,
-                          timeout=TIMEOUT)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return done
-
-
-def journal(work: Path) -> list[dict]:
-    path = work / "output" / f"{LAB}-results.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def snapshot(work: Path) -> dict:
@@ -121,7 +79,7 @@ def cluster(tmp_path_factory):
 
     def start(name: str, *args: str) -> subprocess.Popen:
         log = open(state / f"{name}.log", "wb")
-        process = subprocess.Popen([sys.executable, "-m", *args], cwd=state, env=_env(), stdout=log,
+        process = subprocess.Popen([sys.executable, "-m", *args], cwd=state, env=grading_env(), stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         processes.append(process)
         return process
@@ -172,7 +130,7 @@ def _interrupt_and_resume(work: Path, sig: int, *args: str) -> tuple[list[dict],
     """Start grading, stop it with ``sig`` once some submissions are stored, run again; the results file's
     records before and after."""
     log = open(work.parent / f"grade-{sig}.log", "wb")
-    process = subprocess.Popen(grade_command(work, *args), cwd=REPO, env=_env(), stdout=log,
+    process = subprocess.Popen(grade_command(work, *args), cwd=REPO, env=grading_env(), stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: len(journal(work)) >= 1, TIMEOUT, "a first graded submission", process)
@@ -216,8 +174,8 @@ def test_a_worker_killed_under_a_submission_retries_it_then_flags_it(cluster, tm
 
     work = make_course(tmp_path / "class", ("ada", "ben", "eli"))
     log = open(tmp_path / "grade.log", "wb")
-    process = subprocess.Popen(grade_command(work, "--scheduler", cluster), cwd=REPO, env=_env(), stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(grade_command(work, "--scheduler", cluster), cwd=REPO, env=grading_env(),
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     killed = []
     try:
         with Client(cluster, timeout="30s") as client:
@@ -247,3 +205,4 @@ def test_a_worker_killed_under_a_submission_retries_it_then_flags_it(cluster, tm
     again = grade(work, "--scheduler", cluster)
     assert "grading 1 submission(s)" in again.stdout
     assert [r["student"] for r in journal(work)][3:] == ["ada"] and journal(work)[-1]["success"]
+

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from _notebooks import exercise_points
-from test_pipeline_dask import SAMPLE, TIMEOUT, _env, make_course
+from _grading_runs import SAMPLE, TIMEOUT, grading_env, make_course
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = ("lab01-gradient-descent", "lab02-backpropagation")
@@ -23,7 +23,7 @@ def test_two_graders_grade_two_labs_at_once_into_one_postgresql_gradebook(postgr
     work = make_course(tmp_path / "class", STUDENTS)
     graders = [subprocess.Popen([sys.executable, "-m", "grading.pipeline", "grade", lab, "--out", str(work),
                                  "--db-url", postgres_url, "--no-progress", "--workers", "2" if i else "1"],
-                                cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                cwd=REPO, env=grading_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for i, lab in enumerate(LABS)]
     outputs = [grader.communicate(timeout=TIMEOUT) for grader in graders]
     for grader, (out, err) in zip(graders, outputs):
@@ -46,7 +46,7 @@ def test_two_graders_grade_two_labs_at_once_into_one_postgresql_gradebook(postgr
 
     # a publish (after manual grading) reads the same gradebook back
     done = subprocess.run([sys.executable, "-m", "grading.pipeline", "publish", LABS[1], "--out", str(work),
-                           "--db-url", postgres_url, "--no-progress"], cwd=REPO, env=_env(), capture_output=True,
+                           "--db-url", postgres_url, "--no-progress"], cwd=REPO, env=grading_env(), capture_output=True,
                           text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(work / "output" / f"{LABS[1]}-grades.csv", newline="") as fh:

@@ -1,7 +1,7 @@
 """Grade a lab on a campus SLURM cluster through dask-jobqueue (README, "Grading a class").
 
 Run it on the cluster's login node, in the course's checkout (on a file system the compute nodes share) with its
-environment active; dask-jobqueue is installed only here (``pip install dask-jobqueue``):
+environment active (the ``instructor`` extra has dask-jobqueue):
 
     python tools/grade_on_slurm.py lab01-gradient-descent --jobs 20 --queue normal --account course123
     python tools/grade_on_slurm.py lab01-gradient-descent --print-job-script     # check the job first
