@@ -72,6 +72,7 @@ def main(argv=None) -> int:
     p_demo.add_argument("--out", type=Path, default=Path("output/grading-demo"), help="work directory")
     p_demo.add_argument("--timeout", type=int, default=5, help="seconds per cell (default 5; lab cells take ms)")
     p_demo.add_argument("--budget", type=int, default=60, help="seconds per notebook (default 60)")
+    p_demo.add_argument("--workers", type=int, default=1, metavar="N", help="grade on N Dask workers (default 1)")
     p_gen = sub.add_parser("generate", help="regenerate labs/<lab>/ from solutions/<lab>/")
     p_gen.add_argument("lab")
     p_grade = sub.add_parser("grade", help="autograde grading/submitted/*/<lab>/, feedback, export")
@@ -119,7 +120,8 @@ def main(argv=None) -> int:
         print(f"labs/{args.lab}/ regenerated")
         return 0
     if args.command == "demo":
-        reports = demo(args.out, timeout=args.timeout, budget=args.budget, progress=not args.no_progress)
+        reports = demo(args.out, timeout=args.timeout, budget=args.budget, progress=not args.no_progress,
+                       workers=args.workers)
         for report in reports:
             print_report(report)
         print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
