@@ -31,6 +31,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -340,29 +341,66 @@ def gradebook_lock(url: str):
 
 def _execute(shared: dict, tasks: list[dict], workers: int, scheduler: str | None, progress: bool, lab: str):
     """Yield (task, result) as results arrive: in this process, or on Dask."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), desc=f"grading {lab}", unit="submission", disable=not progress,
-               dynamic_ncols=True)
+    line = Progress(len(tasks), f"grading {lab}", enabled=progress)
     stored = 0
     try:
         if scheduler is None and workers == 1:
             for task in tasks:
-                bar.set_postfix_str(f"1 worker (this process): {_short(task['student'])}")
+                line.show(f"1 worker (this process): {_short(task['student'])}")
                 yield task, grade_task(shared, task)
                 stored += 1
-                bar.update()
+                line.done()
         else:
             for task, result, status in _on_dask(shared, tasks, workers, scheduler):
                 yield task, result
                 stored += 1
-                bar.set_postfix_str(status)
-                bar.update()
+                line.done(status)
     except KeyboardInterrupt:
-        bar.close()
         raise Interrupted(stored, len(tasks) - stored) from None
     finally:
-        bar.close()
+        line.close()
+
+
+class Progress:
+    """One status line on stderr: how many are graded, the ETA, every worker and what it grades. Redrawn in place
+    on a terminal, a new line per graded submission elsewhere (a log file)."""
+
+    def __init__(self, total: int, what: str, enabled: bool = True, stream=None):
+        self.total, self.what, self.enabled = total, what, enabled
+        self.stream = stream or sys.stderr
+        self.count, self.status, self.start = 0, "", time.monotonic()
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def show(self, status: str = "") -> None:
+        self.status = status or self.status
+        if not self.enabled or not self.tty and status and self.count:  # a log file gets a line per submission
+            return
+        self._write()
+
+    def done(self, status: str = "") -> None:
+        self.count += 1
+        self.status = status or self.status
+        if self.enabled:
+            self._write()
+
+    def eta(self) -> str:
+        if not self.count:
+            return "ETA ?"
+        left = (time.monotonic() - self.start) / self.count * (self.total - self.count)
+        return f"ETA {int(left // 60)}:{int(left % 60):02d}" if self.count < self.total else "done"
+
+    def _write(self) -> None:
+        text = f"{self.what}: {self.count}/{self.total}, {self.eta()}" + (f" | {self.status}" if self.status else "")
+        if self.tty:
+            self.stream.write("\r\033[K" + text[:300])
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _short(student: str) -> str:
