@@ -421,7 +421,8 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler):
                           "distributed.admin.tick.limit": "1h"}):  # a long grading task is no event-loop stall
         if scheduler is None:  # (a scheduler may also be a Cluster object: dask-jobqueue, dask-kubernetes)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0", silence_logs=logging.ERROR)  # not :8787, maybe taken
+                                   dashboard_address=":0",  # not :8787, which may be taken
+                                   silence_logs=logging.CRITICAL)  # a task's failure comes back as its result
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="60s")
