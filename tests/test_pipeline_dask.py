@@ -41,9 +41,9 @@ def snapshot(work: Path) -> dict:
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
         for submission in gb.find_assignment(LAB).submissions:
             for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    gradebook[(submission.student_id, notebook.name, grade.name)] = (
-                        grade.auto_score, grade.manual_score, grade.needs_manual_grade)
+                for cell in notebook.grades:
+                    gradebook[(submission.student_id, notebook.name, cell.name)] = (
+                        cell.auto_score, cell.manual_score, cell.needs_manual_grade)
                 for comment in notebook.comments:
                     gradebook[(submission.student_id, notebook.name, "comment", comment.name)] = comment.auto_comment
                 gradebook[(submission.student_id, notebook.name, "late")] = notebook.late_submission_penalty
