@@ -27,8 +27,10 @@ def grading_env(**extra) -> dict:
 
 
 def make_course(work: Path, students) -> Path:
-    """A course work directory as ``--out`` takes it: roster, pairs, the chosen submissions, its own seed."""
+    """A course work directory as ``--out`` takes it: roster, pairs, the chosen submissions, its own seed, and its
+    own copy of labs/ (which ``grade`` regenerates: the repository's stays as it is while other tests read it)."""
     work.mkdir(parents=True)
+    shutil.copytree(REPO / "labs", work / "labs", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "report"))
     for name in ("roster.csv", "pairs.csv"):
         shutil.copyfile(SAMPLE / name, work / name)
     for student in students:
