@@ -149,6 +149,9 @@ def main(argv=None) -> int:
             print(f"\ninterrupted: {stop.stored} submission(s) graded and kept, {stop.remaining} not graded; the same "
                   "command continues with them", file=sys.stderr)
             return 130
+        except KeyboardInterrupt:  # before or after grading: what was graded is kept
+            print("\ninterrupted: the same command continues where this run stopped", file=sys.stderr)
+            return 130
     else:
         report = publish(course, args.lab, progress=not args.no_progress)
     print_report(report, time.perf_counter() - start)

@@ -114,9 +114,41 @@ def autograde_lab(course: Course, lab: str, *, workers: int = 1, scheduler: str 
     if tasks:
         print(f"{lab}: grading {len(tasks)} submission(s)" + (f"; {kept} kept as graded ({journal})" if kept
                                                              else "") + _where(workers, scheduler), flush=True)
-        for task, result in _execute(shared, tasks, workers, scheduler, progress, lab):
-            results[task["student"]] = store(course, lab, task, result, journal)
+        stored = 0
+        try:
+            with _sigint_noted() as interrupted:
+                for task, result in _execute(shared, tasks, workers, scheduler, progress, lab):
+                    if interrupted:  # nbgrader caught the KeyboardInterrupt: this result is not a grading
+                        raise KeyboardInterrupt
+                    results[task["student"]] = store(course, lab, task, result, journal)
+                    stored += 1
+        except KeyboardInterrupt:
+            raise Interrupted(stored, len(tasks) - stored) from None
     return results
+
+
+@contextlib.contextmanager
+def _sigint_noted():
+    """Ctrl-C raises KeyboardInterrupt as usual and is also noted in the yielded list: nbgrader's API catches every
+    exception of a conversion (a bare ``except``), so a Ctrl-C while a notebook runs would otherwise come back as
+    that submission's failed grading."""
+    import signal
+    import threading
+
+    noted: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def interrupt(signum, frame):
+        noted.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _where(workers: int, scheduler: str | None) -> str:
@@ -342,21 +374,16 @@ def gradebook_lock(url: str):
 def _execute(shared: dict, tasks: list[dict], workers: int, scheduler: str | None, progress: bool, lab: str):
     """Yield (task, result) as results arrive: in this process, or on Dask."""
     line = Progress(len(tasks), f"grading {lab}", enabled=progress)
-    stored = 0
     try:
         if scheduler is None and workers == 1:
             for task in tasks:
                 line.show(f"1 worker (this process): {_short(task['student'])}")
                 yield task, grade_task(shared, task)
-                stored += 1
                 line.done()
         else:
             for task, result, status in _on_dask(shared, tasks, workers, scheduler):
                 yield task, result
-                stored += 1
                 line.done(status)
-    except KeyboardInterrupt:
-        raise Interrupted(stored, len(tasks) - stored) from None
     finally:
         line.close()
 
