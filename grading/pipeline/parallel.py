@@ -5,7 +5,7 @@ The coordinator (the ``grade`` process) does everything that touches the course'
 1. the intake (intake.py) reads each submission into its canonical copy, as plain data;
 2. a submission already graded from the same copy (the results file says so, journal.py) is not graded again,
    unless asked (``--regrade``, ``--student ID``);
-3. every other one becomes a task: the canonical copy, and -- shared by all tasks of the run, sent once -- the
+3. every other one becomes a task: the canonical copy, and -- the same for every task of the run -- the
    lab's source and release notebooks, the lab's part of the gradebook (assignment, notebooks, cells) and the
    grading settings with the secret seed of the hidden cases. A worker needs no course directory, no gradebook
    and no secret file: it grades the copy in a private course directory of its own (a temporary directory,
@@ -455,16 +455,14 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler):
             client = Client(scheduler, timeout="60s")
     waiting, running = list(reversed(tasks)), {}
     try:
-        # the shared data as a task of its own, not scattered: the scheduler keeps it in the graph and computes it
-        # again when every worker that held it is lost (scattered data would be gone, and every task with it)
-        shared_future = client.submit(_identity, shared, pure=False,
-                                      key=f"shared-{shared['lab']}-{os.urandom(4).hex()}")
+        # the shared data travels with each task (a few hundred kB): scattered, it would be lost with the workers
+        # that hold it, and as a dependency the scheduler would pile the tasks on the worker that holds it
         done_per_worker: dict[str, int] = {}
         while waiting or running:
             threads = sum(client.nthreads().values())
             while waiting and len(running) < max(1, threads):
                 task = waiting.pop()
-                future = client.submit(grade_task, shared_future, task, pure=False,
+                future = client.submit(grade_task, shared, task, pure=False,
                                        key=f"grade-{shared['lab']}-{task['student']}-{os.urandom(4).hex()}")
                 running[future.key] = (future, task)
             with contextlib.suppress(TimeoutError):
@@ -486,10 +484,6 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler):
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close(timeout=10)
-
-
-def _identity(value):
-    return value
 
 
 def _lost(task: dict, exc: Exception) -> dict:
