@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -30,3 +32,18 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The URL of a database on a throw-away PostgreSQL server (tests/postgres.py), removed after the session.
+    Skipped where PostgreSQL cannot run, saying why; in CI (which installs it) that is a failure."""
+    from postgres import postgres_server, unavailable
+
+    reason = unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL must run in CI: {reason}")
+        pytest.skip(reason)
+    with postgres_server() as url:
+        yield url

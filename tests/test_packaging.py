@@ -16,9 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _requirement(spec: str) -> tuple[str, str]:
-    """'nbgrader>=0.9.6,<0.10' -> ('nbgrader', '>=0.9.6,<0.10'); environment markers dropped."""
+    """'nbgrader>=0.9.6,<0.10' -> ('nbgrader', '>=0.9.6,<0.10'); environment markers dropped, and a pip extra
+    ('dask[distributed]'): conda-forge's package of that name is the whole of it."""
     spec = spec.split(";")[0].strip()
-    name, version = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec).groups()
+    name, version = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[\w,\s]+\])?\s*(.*)$", spec).groups()
     return name.lower().replace("_", "-"), version.replace(" ", "")
 
 

@@ -3,9 +3,10 @@ from .driver import Course, autograde, feedback, generate, run
 
 __all__ = ["Course", "autograde", "feedback", "generate", "run", "demo"]
 
-def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = None, progress: bool = True):
-    """Grade the bundled sample class, every lab it has handed in, in a fresh work directory ``out``;
-    returns the Reports, one per lab."""
+def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = None, progress: bool = True,
+         workers: int = 1):
+    """Grade the bundled sample class, every lab it has handed in, in a fresh work directory ``out`` (on
+    ``workers`` Dask workers when more than one); returns the Reports, one per lab."""
     import shutil
     from pathlib import Path
 
@@ -27,4 +28,4 @@ def demo(out, *, timeout: int = 5, budget: int = 60, hidden_seed: str | None = N
     course.write_nbgrader_config()  # formgrader started in `out` sees this class (`formgrader --out`)
     shutil.copytree(sample / "submitted", course.path("submitted"))
     labs = sorted({lab.name for lab in course.path("submitted").glob("*/*") if lab.is_dir()})
-    return [run(course, lab, progress=progress) for lab in labs]
+    return [run(course, lab, progress=progress, workers=workers) for lab in labs]

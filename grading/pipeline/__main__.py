@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
     p_demo.add_argument("--out", type=Path, default=Path("output/grading-demo"), help="work directory")
     p_demo.add_argument("--timeout", type=int, default=5, help="seconds per cell (default 5; lab cells take ms)")
     p_demo.add_argument("--budget", type=int, default=60, help="seconds per notebook (default 60)")
+    p_demo.add_argument("--workers", type=int, default=1, metavar="N", help="grade on N Dask workers (default 1)")
     p_gen = sub.add_parser("generate", help="regenerate labs/<lab>/ from solutions/<lab>/")
     p_gen.add_argument("lab")
     p_quiz = sub.add_parser("quiz", help="(re)write the quiz at the end of solutions/<lab>/ from grading/quizzes/ "
@@ -71,6 +73,15 @@ def main(argv=None) -> int:
     p_quiz.add_argument("lab")
     p_grade = sub.add_parser("grade", help="autograde grading/submitted/*/<lab>/, feedback, export")
     p_grade.add_argument("lab")
+    p_grade.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="grade on N Dask worker processes on this machine (default 1: in this process)")
+    p_grade.add_argument("--scheduler", default=None, metavar="URL",
+                         help="grade on an existing Dask cluster, e.g. tcp://grader.example.org:8786 (README)")
+    p_grade.add_argument("--student", action="append", default=None, metavar="ID",
+                         help="grade only this student's submission, again (repeatable); the others as they are")
+    p_grade.add_argument("--regrade", action="store_true",
+                         help="grade every submission again (by default a run continues where the last stopped: "
+                              "a submission graded from the same copy is not graded twice)")
     p_repo = sub.add_parser("student-repo", help="write the repository students clone (no solutions, no grading)")
     p_repo.add_argument("out", type=Path, help="a new directory")
     p_pub = sub.add_parser("publish", help="after manual grading: feedback and export again (no re-autograding)")
@@ -88,6 +99,9 @@ def main(argv=None) -> int:
         p.add_argument("--out", type=Path, default=None,
                        help="a course work directory with its own roster.csv, submissions and gradebook (the "
                             "demo's: output/demo/grading); default: the course itself (grading/)")
+        p.add_argument("--db-url", default=None, metavar="URL",
+                       help="the gradebook, e.g. postgresql+psycopg://grader@db.example.org/course (the password in "
+                            "~/.pgpass, never on the command line); default: the course's (SQLite)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -116,12 +130,15 @@ def main(argv=None) -> int:
         print(f"labs/{args.lab}/ regenerated")
         return 0
     if args.command == "demo":
-        reports = demo(args.out, timeout=args.timeout, budget=args.budget, progress=not args.no_progress)
+        reports = demo(args.out, timeout=args.timeout, budget=args.budget, progress=not args.no_progress,
+                       workers=args.workers)
         for report in reports:
             print_report(report)
         print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
         return 0
     course = Course() if args.out is None else course_in(args.out)
+    if getattr(args, "db_url", None):
+        course = dataclasses.replace(course, db_url=args.db_url)
     if args.command == "formgrader":
         return formgrader(course, args.port)
     if args.command == "pair":
@@ -133,7 +150,18 @@ def main(argv=None) -> int:
             print("publish each graded lab again to apply it (python -m grading.pipeline publish LAB)")
             return 0
     if args.command == "grade":
-        report = run(course, args.lab, progress=not args.no_progress)
+        from .parallel import Interrupted
+
+        try:
+            report = run(course, args.lab, progress=not args.no_progress, workers=args.workers,
+                         scheduler=args.scheduler, students=args.student, regrade=args.regrade)
+        except Interrupted as stop:
+            print(f"\ninterrupted: {stop.stored} submission(s) graded and kept, {stop.remaining} not graded; the same "
+                  "command continues with them", file=sys.stderr)
+            return 130
+        except KeyboardInterrupt:  # before or after grading: what was graded is kept
+            print("\ninterrupted: the same command continues where this run stopped", file=sys.stderr)
+            return 130
     else:
         report = publish(course, args.lab, progress=not args.no_progress)
     print_report(report, time.perf_counter() - start)

@@ -227,8 +227,6 @@ def autograde_one(course: Course, lab: str, student: str, *, api=None, notebooks
     private directory (intake.py), nbgrader autogrades that copy into ``autograded/``. Returns plain data:
     ``{"success", "seconds", "error", "flags", "intake"}``; never raises for what is in the submission
     (``flags``: autograde_error when nbgrader or the pipeline failed on it)."""
-    from nbgrader.utils import temp_attrs
-
     start = time.perf_counter()
     result = {"success": False, "seconds": 0.0, "error": "", "flags": [],
               "intake": Intake(student if valid_student_id(student) else label(student), lab).as_dict()}
@@ -238,12 +236,8 @@ def autograde_one(course: Course, lab: str, student: str, *, api=None, notebooks
                           stage_to=root, limits=course.intake)
             result["intake"] = intake.as_dict()
             if intake.accepted:
-                api = api if api is not None else _api(course)
-                with temp_attrs(api.coursedir, submitted_directory=str(root)):
-                    graded = api.autograde(lab, intake.student, force=True, create=True)
-                result["success"] = bool(graded["success"])
-                if not graded["success"]:
-                    result["error"] = "\n".join(filter(None, [graded.get("log"), graded.get("error")]))[-20_000:]
+                result["success"], result["error"] = autograde_staged(course, lab, intake.student, root, api=api)
+                if not result["success"]:
                     result["flags"].append("autograde_error")
             else:
                 remove_results(course, lab, intake.student)
@@ -253,6 +247,19 @@ def autograde_one(course: Course, lab: str, student: str, *, api=None, notebooks
         result["flags"].append("autograde_error")
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+def autograde_staged(course: Course, lab: str, student: str, root: Path, *, api=None) -> tuple[bool, str]:
+    """nbgrader autogrades the intake's copy ``<root>/<student>/<lab>/`` (a ``staging()`` directory) into the
+    course's autograded/ and gradebook: (success, nbgrader's error and log when it failed)."""
+    from nbgrader.utils import temp_attrs
+
+    api = api if api is not None else _api(course)
+    with temp_attrs(api.coursedir, submitted_directory=str(root)):
+        graded = api.autograde(lab, student, force=True, create=True)
+    if graded["success"]:
+        return True, ""
+    return False, "\n".join(filter(None, [graded.get("log"), graded.get("error")]))[-20_000:]
 
 
 def remove_results(course: Course, lab: str, student: str) -> None:
@@ -367,10 +374,12 @@ def publish(course: Course, lab: str, results: dict | None = None, progress: boo
     return report
 
 
-def run(course: Course, lab: str, *, regenerate: bool = True, progress: bool = True) -> "Report":
-    """The whole pipeline for one lab; returns the export's Report (also written to ``course.out``)."""
-    if regenerate:
-        generate(course, lab)
-    import_roster(course)
-    results = autograde(course, lab, progress=progress)
-    return publish(course, lab, results, progress=progress)
+def run(course: Course, lab: str, *, regenerate: bool = True, progress: bool = True, workers: int = 1,
+        scheduler: str | None = None, students: list[str] | None = None, regrade: bool = False) -> "Report":
+    """The whole pipeline for one lab; returns the export's Report (also written to ``course.out``). Grading is
+    parallel on Dask with ``workers`` > 1 or a ``scheduler``, and resumable: a submission the lab's results file
+    says is graded is not graded again unless ``regrade`` or named in ``students`` (parallel.py)."""
+    from .parallel import grade_lab
+
+    return grade_lab(course, lab, workers=workers, scheduler=scheduler, students=students, regrade=regrade,
+                     regenerate=regenerate, progress=progress)

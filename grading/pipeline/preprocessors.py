@@ -251,12 +251,14 @@ class GradingExecute(Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
+            cell.execution_count = None  # set or not depending on when the kernel died: the same for every run
             cell.outputs.append(error_output(
                 "KernelDied", "the kernel died while running this cell (os._exit, a crash, out of memory); "
                 "it was restarted and the cells above were run again"))
             record(self.nb, "kernel_died", f"the kernel died in {_label(cell, index)}")
             self._recover(index)
         except CellTimeoutError:
+            cell.execution_count = None
             cell.outputs.append(error_output(
                 "CellTimeoutError", f"no answer from the kernel within {self.timeout} s; it was restarted"))
             record(self.nb, "timeout", f"{_label(cell, index)} timed out and the kernel did not respond")
