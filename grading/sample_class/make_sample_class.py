@@ -116,6 +116,33 @@ DISCUSSION = {
     "short": "lr=1 oscillates forever, lr=1000 blows up because |1-2*lr| > 1.",
 }
 
+# What each wrong answer above is (tests of the diagnosis and of the instructor's analytics count from here):
+# (exercise, variant) -> the catalogued mistake it makes (lablib/grading/exercises/lab01.py) ...
+CATALOGUED = {
+    ("f", "derivative_instead"): "derivative instead of f",
+    ("f", "abs"): "absolute value",
+    ("f", "half_square"): "half the square",
+    ("f", "sum_of_squares"): "sum of squares",
+    ("f", "in_place"): "x squared in place",
+    ("df", "f_instead"): "f instead of its derivative",
+    ("df", "sign_flipped"): "sign flipped",
+    ("df", "no_factor_2"): "missing factor 2",
+    ("df", "in_place"): "x doubled in place",
+    ("gradient_descent", "no_x0"): "x0 missing",
+    ("gradient_descent", "ascent"): "gradient ascent",
+    ("gradient_descent", "stop_on_x"): "stopping rule tests |x|",
+    ("gradient_descent", "test_after_step"): "stop test after the step",
+    ("gradient_descent", "x0_in_place"): "x0 updated in place",
+    ("gradient_descent", "shared_rows"): "iterates share one array",
+    ("gradient_descent", "stops_at_tie"): "stops when ||grad|| equals tol",
+}
+# ... or the wrong answers no catalogued mistake explains (every other variant is correct).
+UNCATALOGUED = {
+    ("gradient_descent", "off_by_one"): "one step short: n_steps - 1 steps",
+    ("gradient_descent", "infinite_loop"): "never ends (timeout)",
+    ("gradient_descent", "os_exit"): "kills its own process (sandbox_died)",
+}
+
 # student: (f, df, gradient_descent, discussion, partner, timestamp)   None = left as released
 SUBMISSIONS = {
     "ada": ("power", "times2", "loop", "good", "", "2026-10-05 10:00:00 UTC"),
@@ -214,6 +241,15 @@ MORE_LABS = {
     },
 }
 
+# The catalogued mistake each wrong answer of MORE_LABS makes: lab -> {student: {exercise: mistake}}.
+MORE_LABS_CATALOGUED = {
+    "lab02-backpropagation": {"ben": {"dense_backward": "divides by the batch size"}},
+    "lab03-optimizers": {"ben": {"adam_step": "bias correction missing"}},
+    "lab04-schedules": {"ben": {"plateau_step": "reduced one epoch late"}},
+    "lab05-vanishing-gradients": {"ben": {"clip_by_global_norm": "norm after clipping returned"}},
+    "lab06-overfitting": {"ben": {"early_stopping_step": "stops one epoch late"}},
+    "lab07-transfer-learning": {"ben": {"split_tasks": "positive class swapped"}},
+}
 
 def solution_answers(source) -> dict:
     """grade_id -> the solution notebook's answer with the nbgrader solution markers removed."""
