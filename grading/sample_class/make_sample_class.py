@@ -297,35 +297,51 @@ def tamper_metadata(nb):
     nb.metadata["nbgrader"] = {"tampered": True}
 
 
+def lab01_submission(release, student: str):
+    """The lab01 notebook the sample student ``student`` hands in (SUBMISSIONS), from the released notebook."""
+    f, df, gd, discussion, partner, _ = SUBMISSIONS[student]
+    nb = copy.deepcopy(release)
+    for grade_id, table, key in (("f", F, f), ("df", DF, df), ("gradient_descent", GD, gd),
+                                 ("discussion", DISCUSSION, discussion)):
+        if key is not None:
+            by_id(nb, grade_id).source = table[key]
+    if partner:
+        nb.cells[0].source = nb.cells[0].source.replace('PARTNER = ""', f'PARTNER = "{partner}"')
+    if student == "sam":
+        tamper_tests(nb)
+    if student == "tara":
+        tamper_metadata(nb)
+    return nb
+
+
+def later_lab(lab: str):
+    """(released notebook, the solution's answers) of a lab of MORE_LABS."""
+    name = lab.split("-")[0] + ".ipynb"
+    released = nbformat.read(HERE.parent.parent / "labs" / lab / name, as_version=4)
+    return released, solution_answers(nbformat.read(HERE.parent.parent / "solutions" / lab / name, as_version=4))
+
+
+def later_lab_submission(released, answers: dict, wrong: dict | None):
+    """A later lab's notebook: the solution's answers with ``wrong`` ones instead (None: handed in untouched)."""
+    nb = copy.deepcopy(released)
+    if wrong is not None:
+        for grade_id, answer in {**answers, **wrong}.items():
+            by_id(nb, grade_id).source = answer
+    return nb
+
+
 def main(root: Path = HERE) -> None:
     """Write ``root/submitted/`` and ``root/roster.csv``."""
     release = nbformat.read(RELEASE, as_version=4)
     out = root / "submitted"
     if out.exists():
         shutil.rmtree(out)
-    for student, (f, df, gd, discussion, partner, timestamp) in SUBMISSIONS.items():
-        nb = copy.deepcopy(release)
-        for grade_id, table, key in (("f", F, f), ("df", DF, df), ("gradient_descent", GD, gd),
-                                     ("discussion", DISCUSSION, discussion)):
-            if key is not None:
-                by_id(nb, grade_id).source = table[key]
-        if partner:
-            nb.cells[0].source = nb.cells[0].source.replace('PARTNER = ""', f'PARTNER = "{partner}"')
-        if student == "sam":
-            tamper_tests(nb)
-        if student == "tara":
-            tamper_metadata(nb)
-        write(out, student, LAB, nb, timestamp)
+    for student, spec in SUBMISSIONS.items():
+        write(out, student, LAB, lab01_submission(release, student), spec[-1])
     for lab, students in MORE_LABS.items():
-        name = lab.split("-")[0] + ".ipynb"
-        released = nbformat.read(HERE.parent.parent / "labs" / lab / name, as_version=4)
-        answers = solution_answers(nbformat.read(HERE.parent.parent / "solutions" / lab / name, as_version=4))
+        released, answers = later_lab(lab)
         for student, wrong in students.items():
-            nb = copy.deepcopy(released)
-            if wrong is not None:
-                for grade_id, answer in {**answers, **wrong}.items():
-                    by_id(nb, grade_id).source = answer
-            write(out, student, lab, nb, "2026-10-20 10:00:00 UTC")
+            write(out, student, lab, later_lab_submission(released, answers, wrong), "2026-10-20 10:00:00 UTC")
     with open(root / "roster.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "first_name", "last_name", "email"])
