@@ -35,7 +35,15 @@ def print_report(report, seconds: float | None = None) -> None:
     print(f"grades:       {report.csv_path}\ndistribution: {report.plot_path}")
 
 
-def print_analytics(paths: list[Path]) -> None:
+def print_analytics(write) -> None:
+    """Write the instructor's analytics (``write()`` returns the pages) and say where; a failure there is reported
+    and does not undo the grading (``report`` writes them again)."""
+    try:
+        paths = write()
+    except Exception as exc:
+        print(f"the analytics pages could not be written ({type(exc).__name__}: {exc}); the grades and feedback "
+              "are; try again with `python -m grading.pipeline report`", file=sys.stderr)
+        return
     print("for staff (what the class got wrong; never give these to students): " + ", ".join(map(str, paths)))
 
 
@@ -118,7 +126,7 @@ def main(argv=None) -> int:
         for report in reports:
             print_report(report)
         out = args.out.resolve()
-        print_analytics(write_reports(Course.in_directory(out, roster=out / "roster.csv"), reports))
+        print_analytics(lambda: write_reports(Course.in_directory(out, roster=out / "roster.csv"), reports))
         print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
         return 0
     course = Course() if args.out is None else course_in(args.out)
@@ -126,9 +134,10 @@ def main(argv=None) -> int:
         return formgrader(course, args.port)
     if args.command == "report":
         try:
-            print_analytics(write_reports(course, labs=args.labs or graded_labs(course)))
+            paths = write_reports(course, labs=args.labs or graded_labs(course))
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
+        print_analytics(lambda: paths)
         return 0
     if args.command == "pair":
         from .pairs import read_roster, register_pair
@@ -143,7 +152,7 @@ def main(argv=None) -> int:
     else:
         report = publish(course, args.lab, progress=not args.no_progress)
     print_report(report, time.perf_counter() - start)
-    print_analytics(write_reports(course, [report]))
+    print_analytics(lambda: write_reports(course, [report]))
     return 0
 
 
