@@ -225,3 +225,38 @@ def test_the_page_renders_offline_and_runs_no_student_text(graded, browser):  # 
                 ["course-report.html"]
         assert errors == [], errors
         page.close()
+
+
+# -- the reading of messages, without grading --------------------------------------------------------------------
+
+def test_known_mistakes_only_from_the_exercise_catalogue_and_names_with_colons():
+    from lablib.grading import EXERCISES as CATALOGUE
+
+    ex = CATALOGUE["softmax_cross_entropy"]
+    tricky = ex.mistake("p[:, y] instead of p[range(N), y]")
+    message = (f"softmax_cross_entropy — public case 2: N=3, C=4:\n  loss is wrong: expected 1.2, got 0.7\n"
+               f"  This matches a known mistake — {tricky.name}: {tricky.hint} (float32)\n"
+               f"  {FAKE_DIAGNOSIS}")                         # gradient_descent's mistake: not this exercise's
+    assert analytics.known_mistakes("softmax_cross_entropy", message) == [(tricky.name, "float32")]
+    assert analytics.known_mistakes("no_such_exercise", message) == []
+    # a hint that is not the catalogue's (a student's imitation) names nothing
+    assert analytics.known_mistakes("gradient_descent", FAKE_DIAGNOSIS.replace("n + 1", "n + 2")) == []
+
+
+def test_message_patterns_drop_numbers_and_case_labels():
+    pattern = analytics.message_pattern
+    one = "gradient_descent — hidden case 3: x0 = -1.201, lr=0.0884, n_steps=32:\n  iterates has shape (32,), expected (33,)"
+    two = "gradient_descent — public case 1: x0 = 1, lr=0.1, n_steps=10:\n  iterates has shape (10,), expected (11,)"
+    assert pattern("gradient_descent", one) == pattern("gradient_descent", two) == "iterates has shape (#,), expected (#,)"
+    assert pattern("f", "f: `f` is not defined — write it") == "`f` is not defined — write it"
+    assert pattern("f", "x = 1e-300 and 0x7f3a and 2.5E+10") == "x = # and # and #"
+    assert len(pattern("f", "f — public case 1: x:\n  " + "A" * 10_000)) == analytics.MAX_PATTERN_CHARS
+    assert pattern("f", "") == "(no message)"
+
+
+def test_csv_cells_are_never_formulas(tmp_path):
+    rows = [{"a": "=HYPERLINK(\"http://evil\")", "b": -3.5, "c": "+1", "d": "@SUM(A1)", "e": None, "f": True}]
+    path = analytics._write_csv(tmp_path / "x.csv", "abcdef", rows)
+    with open(path, newline="", encoding="utf-8") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row == {"a": "'=HYPERLINK(\"http://evil\")", "b": "-3.5", "c": "'+1", "d": "'@SUM(A1)", "e": "", "f": "yes"}
