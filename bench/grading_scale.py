@@ -267,11 +267,13 @@ def main(argv=None) -> None:
                 how = ("two worker processes, half the submissions each (this tree's pipeline has no --workers yet: "
                        "the Dask grading is another change)")
 
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine slows every figure alike "
+          "only if it stays constant: compare ratios of one run)\n")
     print(f"{'':<52}{'wall':>10}{'per submission':>17}")
     print(f"{'kit, 1 worker (sandbox + trusted verdict)':<52}{kit_wall:>9.1f}s{kit_wall / n:>16.2f}s"
           f"   (median of the submissions' own times {statistics.median(per_sub):.2f} s)")
     for lab, (wall, _) in kit.items():
-        line = f"    {lab:<48}{wall:>9.1f}s{wall / args.students:>16.2f}s"
+        line = f"    {lab:<48}{wall:>9.2f}s{wall / args.students:>16.2f}s"
         if lab in plain:
             line += (f"   nbgrader {plain[lab] / args.students:.2f} s (graded cells only {graded_only[lab] / args.students:.2f}"
                      f" s): ratios {wall / plain[lab]:.2f}, {wall / graded_only[lab]:.2f}")
