@@ -2,8 +2,9 @@
 #   make demo   - the instructor's end-to-end demo: train with lablib, then the course pipeline
 #                 (labs/ from solutions/, autograde the sample class, feedback, grades CSV, plot)
 #   make test   - the test suite
-#   make bench  - speed benchmarks: lablib vs the matrix-product floor and PyTorch; grading with/without sandbox;
-#                 the explorers' time per slider move
+#   make bench  - speed benchmarks: lablib vs the matrix-product floor and PyTorch; grading with/without sandbox,
+#                 per-submission profile, class scale vs plain nbgrader and 1 -> 2 workers; the explorers' time per
+#                 slider move
 #   make hub    - the course server (as root): accounts from ROSTER, the nbgrader exchange, formgrader, JupyterHub
 #   make formgrader - formgrader on the demo's class (after `make demo`)
 PYTHON ?= python3
@@ -38,6 +39,8 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_epoch.py
 	$(PY) bench/grading_sandbox.py
 	$(PY) bench/bench_explorers.py
+	$(PY) bench/grading_profile.py
+	$(PY) bench/grading_scale.py --students 10 --labs 2
 
 # Re-install when the package metadata changes; the stamp makes later runs instant.
 $(VENV)/.installed: pyproject.toml

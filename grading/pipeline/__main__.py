@@ -1,5 +1,5 @@
-"""Command line: ``python -m grading.pipeline {demo,quiz,generate,grade,publish,pair,formgrader,student-repo}``
-(grading/README.md)."""
+"""Command line: ``python -m grading.pipeline {demo,quiz,generate,grade,publish,pair,report,formgrader,
+student-repo}`` (grading/README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from . import demo
+from .analytics import graded_labs, write_reports
 from .driver import REPO, Course, generate, publish, run
 from .names import shown
 
@@ -33,6 +34,18 @@ def print_report(report, seconds: float | None = None) -> None:
               f"{', '.join(f'{s} -> {shown(p, 40)}' for s, p in claims)}.\nTo confirm a real pair: "
               f"python -m grading.pipeline pair {report.lab} STUDENT PARTNER")
     print(f"grades:       {report.csv_path}\ndistribution: {report.plot_path}")
+
+
+def print_analytics(write) -> None:
+    """Write the instructor's analytics (``write()`` returns the pages) and say where; a failure there is reported
+    and does not undo the grading (``report`` writes them again)."""
+    try:
+        paths = write()
+    except Exception as exc:
+        print(f"the analytics pages could not be written ({type(exc).__name__}: {exc}); the grades and feedback "
+              "are; try again with `python -m grading.pipeline report`", file=sys.stderr)
+        return
+    print("for staff (what the class got wrong; never give these to students): " + ", ".join(map(str, paths)))
 
 
 def course_in(out: Path) -> Course:
@@ -91,11 +104,14 @@ def main(argv=None) -> int:
     p_pair.add_argument("lab", help="the lab, or '*' for every lab")
     p_pair.add_argument("student")
     p_pair.add_argument("partner")
+    p_rep = sub.add_parser("report", help="the instructor's analytics again: <out>/<LAB>-report.html for each LAB "
+                                          "(default: every graded lab) and <out>/course-report.html (staff only)")
+    p_rep.add_argument("labs", nargs="*", metavar="LAB")
     p_fg = sub.add_parser("formgrader", help="JupyterLab with formgrader on a course (e.g. the demo's class)")
     p_fg.add_argument("--port", type=int, default=8888)
     for p in (p_demo, p_grade, p_pub, p_pair):
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    for p in (p_grade, p_pub, p_pair, p_fg):
+    for p in (p_grade, p_pub, p_pair, p_rep, p_fg):
         p.add_argument("--out", type=Path, default=None,
                        help="a course work directory with its own roster.csv, submissions and gradebook (the "
                             "demo's: output/demo/grading); default: the course itself (grading/)")
@@ -134,6 +150,8 @@ def main(argv=None) -> int:
                        workers=args.workers)
         for report in reports:
             print_report(report)
+        out = args.out.resolve()
+        print_analytics(lambda: write_reports(Course.in_directory(out, roster=out / "roster.csv"), reports))
         print(f"\nsample class graded: {len(reports)} labs in {time.perf_counter() - start:.0f} s")
         return 0
     course = Course() if args.out is None else course_in(args.out)
@@ -141,6 +159,13 @@ def main(argv=None) -> int:
         course = dataclasses.replace(course, db_url=args.db_url)
     if args.command == "formgrader":
         return formgrader(course, args.port)
+    if args.command == "report":
+        try:
+            paths = write_reports(course, labs=args.labs or graded_labs(course))
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        print_analytics(lambda: paths)
+        return 0
     if args.command == "pair":
         from .pairs import read_roster, register_pair
 
@@ -165,6 +190,7 @@ def main(argv=None) -> int:
     else:
         report = publish(course, args.lab, progress=not args.no_progress)
     print_report(report, time.perf_counter() - start)
+    print_analytics(lambda: write_reports(course, [report]))
     return 0
 
 

@@ -119,6 +119,33 @@ DISCUSSION = {
     "short": "lr=1 oscillates forever, lr=1000 blows up because |1-2*lr| > 1.",
 }
 
+# What each wrong answer above is (tests of the diagnosis and of the instructor's analytics count from here):
+# (exercise, variant) -> the catalogued mistake it makes (lablib/grading/exercises/lab01.py) ...
+CATALOGUED = {
+    ("f", "derivative_instead"): "derivative instead of f",
+    ("f", "abs"): "absolute value",
+    ("f", "half_square"): "half the square",
+    ("f", "sum_of_squares"): "sum of squares",
+    ("f", "in_place"): "x squared in place",
+    ("df", "f_instead"): "f instead of its derivative",
+    ("df", "sign_flipped"): "sign flipped",
+    ("df", "no_factor_2"): "missing factor 2",
+    ("df", "in_place"): "x doubled in place",
+    ("gradient_descent", "no_x0"): "x0 missing",
+    ("gradient_descent", "ascent"): "gradient ascent",
+    ("gradient_descent", "stop_on_x"): "stopping rule tests |x|",
+    ("gradient_descent", "test_after_step"): "stop test after the step",
+    ("gradient_descent", "x0_in_place"): "x0 updated in place",
+    ("gradient_descent", "shared_rows"): "iterates share one array",
+    ("gradient_descent", "stops_at_tie"): "stops when ||grad|| equals tol",
+}
+# ... or the wrong answers no catalogued mistake explains (every other variant is correct).
+UNCATALOGUED = {
+    ("gradient_descent", "off_by_one"): "one step short: n_steps - 1 steps",
+    ("gradient_descent", "infinite_loop"): "never ends (timeout)",
+    ("gradient_descent", "os_exit"): "kills its own process (sandbox_died)",
+}
+
 # student: (f, df, gradient_descent, discussion, partner, timestamp)   None = left as released
 SUBMISSIONS = {
     "ada": ("power", "times2", "loop", "good", "", "2026-10-05 10:00:00 UTC"),
@@ -218,6 +245,16 @@ MORE_LABS = {
     },
 }
 
+# The catalogued mistake each wrong answer of MORE_LABS makes: lab -> {student: {exercise: mistake}}.
+MORE_LABS_CATALOGUED = {
+    "lab02-backpropagation": {"ben": {"dense_backward": "divides by the batch size",
+                                      "dg_dx": "inner derivative forgotten"}},
+    "lab03-optimizers": {"ben": {"adam_step": "bias correction missing"}},
+    "lab04-schedules": {"ben": {"plateau_step": "reduced one epoch late"}},
+    "lab05-vanishing-gradients": {"ben": {"clip_by_global_norm": "norm after clipping returned"}},
+    "lab06-overfitting": {"ben": {"early_stopping_step": "stops one epoch late"}},
+    "lab07-transfer-learning": {"ben": {"split_tasks": "positive class swapped"}},
+}
 
 # Quiz answers: lab -> student -> {question: how}, how = "right" (the solution's answer), "wrong" (the next option,
 # or twice the number plus one) or "text" (the right number written as a string: refused). "all": every question
@@ -300,39 +337,57 @@ def tamper_metadata(nb):
     nb.metadata["nbgrader"] = {"tampered": True}
 
 
+def lab01_submission(release, student: str):
+    """The lab01 notebook the sample student ``student`` hands in (SUBMISSIONS), from the released notebook."""
+    f, df, gd, discussion, partner, _ = SUBMISSIONS[student]
+    nb = copy.deepcopy(release)
+    for grade_id, table, key in (("f", F, f), ("df", DF, df), ("gradient_descent", GD, gd),
+                                 ("discussion", DISCUSSION, discussion)):
+        if key is not None:
+            by_id(nb, grade_id).source = table[key]
+    if partner:
+        nb.cells[0].source = nb.cells[0].source.replace('PARTNER = ""', f'PARTNER = "{partner}"')
+    if student in QUIZ[LAB]:
+        fill_quiz(nb, solution_answers(nbformat.read(HERE.parent.parent / "solutions" / LAB / "lab01.ipynb",
+                                                     as_version=4)), QUIZ[LAB][student])
+    if student == "sam":
+        tamper_tests(nb)
+    if student == "tara":
+        tamper_metadata(nb)
+    return nb
+
+
+def later_lab(lab: str):
+    """(released notebook, the solution's answers) of a lab of MORE_LABS."""
+    name = lab.split("-")[0] + ".ipynb"
+    released = nbformat.read(HERE.parent.parent / "labs" / lab / name, as_version=4)
+    return released, solution_answers(nbformat.read(HERE.parent.parent / "solutions" / lab / name, as_version=4))
+
+
+def later_lab_submission(released, answers: dict, wrong: dict | None, quiz=None):
+    """A later lab's notebook: the solution's answers with ``wrong`` ones instead (None: handed in untouched), the
+    quiz answered as ``quiz`` says (see QUIZ; None: every question right)."""
+    nb = copy.deepcopy(released)
+    if wrong is not None:
+        for grade_id, answer in {**answers, **wrong}.items():
+            by_id(nb, grade_id).source = answer
+        fill_quiz(nb, answers, quiz if quiz is not None else "all")
+    return nb
+
+
 def main(root: Path = HERE) -> None:
     """Write ``root/submitted/`` and ``root/roster.csv``."""
     release = nbformat.read(RELEASE, as_version=4)
-    lab01_answers = solution_answers(nbformat.read(HERE.parent.parent / "solutions" / LAB / "lab01.ipynb", as_version=4))
     out = root / "submitted"
     if out.exists():
         shutil.rmtree(out)
-    for student, (f, df, gd, discussion, partner, timestamp) in SUBMISSIONS.items():
-        nb = copy.deepcopy(release)
-        for grade_id, table, key in (("f", F, f), ("df", DF, df), ("gradient_descent", GD, gd),
-                                     ("discussion", DISCUSSION, discussion)):
-            if key is not None:
-                by_id(nb, grade_id).source = table[key]
-        if partner:
-            nb.cells[0].source = nb.cells[0].source.replace('PARTNER = ""', f'PARTNER = "{partner}"')
-        if student in QUIZ[LAB]:
-            fill_quiz(nb, lab01_answers, QUIZ[LAB][student])
-        if student == "sam":
-            tamper_tests(nb)
-        if student == "tara":
-            tamper_metadata(nb)
-        write(out, student, LAB, nb, timestamp)
+    for student, spec in SUBMISSIONS.items():
+        write(out, student, LAB, lab01_submission(release, student), spec[-1])
     for lab, students in MORE_LABS.items():
-        name = lab.split("-")[0] + ".ipynb"
-        released = nbformat.read(HERE.parent.parent / "labs" / lab / name, as_version=4)
-        answers = solution_answers(nbformat.read(HERE.parent.parent / "solutions" / lab / name, as_version=4))
+        released, answers = later_lab(lab)
         for student, wrong in students.items():
-            nb = copy.deepcopy(released)
-            if wrong is not None:
-                for grade_id, answer in {**answers, **wrong}.items():
-                    by_id(nb, grade_id).source = answer
-                fill_quiz(nb, answers, QUIZ[lab][student] if student in QUIZ[lab] else {})
-            write(out, student, lab, nb, "2026-10-20 10:00:00 UTC")
+            write(out, student, lab, later_lab_submission(released, answers, wrong, QUIZ[lab].get(student, {})),
+                  "2026-10-20 10:00:00 UTC")
     with open(root / "roster.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "first_name", "last_name", "email"])
