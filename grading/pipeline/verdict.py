@@ -481,29 +481,19 @@ class NotebookVerdicts:
 def checks_in(source: str) -> list[tuple[str, str, bool]] | None:
     """The ``check("exercise", name, hidden=...)`` calls of a test cell, or None if it holds anything else
     (then it cannot be verified by the grader and its kernel result stands)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    found = []
-    for node in tree.body:
-        call = node.value if isinstance(node, ast.Expr) else None
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "check"
-                and len(call.args) == 2 and isinstance(call.args[0], ast.Constant)
-                and isinstance(call.args[0].value, str) and isinstance(call.args[1], ast.Name)):
-            return None
-        hidden = False
-        for kw in call.keywords:
-            if kw.arg != "hidden" or not isinstance(kw.value, ast.Constant):
-                return None
-            hidden = bool(kw.value.value)
-        found.append((call.args[0].value, call.args[1].id, hidden))
-    return found or None
+    return _kit_calls(source, "check", keywords=("hidden",))
 
 
 def quiz_checks_in(source: str) -> list[tuple[str, str, bool]] | None:
     """The ``check_quiz("lab01:q1", q1, choices=... | number=True | hidden=True)`` calls of a quiz test cell as
     (question, variable, hidden), or None if it holds anything else."""
+    found = _kit_calls(source, "check_quiz", keywords=("choices", "number", "hidden"))
+    return found if found and all(":" in question for question, _, _ in found) else None
+
+
+def _kit_calls(source: str, function: str, keywords) -> list[tuple[str, str, bool]] | None:
+    """[(first argument, second argument's name, hidden)] when every statement of ``source`` is a call
+    ``function("a string", name, keyword=constant, ...)`` with only ``keywords``; else None."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -511,14 +501,13 @@ def quiz_checks_in(source: str) -> list[tuple[str, str, bool]] | None:
     found = []
     for node in tree.body:
         call = node.value if isinstance(node, ast.Expr) else None
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "check_quiz"
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == function
                 and len(call.args) == 2 and isinstance(call.args[0], ast.Constant)
-                and isinstance(call.args[0].value, str) and ":" in call.args[0].value
-                and isinstance(call.args[1], ast.Name)):
+                and isinstance(call.args[0].value, str) and isinstance(call.args[1], ast.Name)):
             return None
         hidden = False
         for kw in call.keywords:
-            if kw.arg not in ("choices", "number", "hidden") or not isinstance(kw.value, ast.Constant):
+            if kw.arg not in keywords or not isinstance(kw.value, ast.Constant):
                 return None
             hidden = bool(kw.value.value) if kw.arg == "hidden" else hidden
         found.append((call.args[0].value, call.args[1].id, hidden))
