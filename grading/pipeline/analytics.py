@@ -299,7 +299,7 @@ def summarize(data: LabData) -> LabSummary:
                                         "public": set(), "hidden": set(), "lost": {}}
     unexplained: dict[tuple[str, str], dict] = {}
     for record in made.values():
-        for cell in record.cells:
+        for cell in sorted(record.cells, key=lambda c: c.hidden):   # public checks first
             if cell.passed:
                 continue
             named = known_mistakes(cell.exercise, cell.message)
@@ -311,7 +311,11 @@ def summarize(data: LabData) -> LabSummary:
                 if label:
                     entry["labels"].add(label)
             if not named:
-                key = (cell.exercise, message_pattern(cell.exercise, cell.message))
+                # a hidden check's text is generic (facts only, no student values): a submission that failed the
+                # public check of the exercise too is counted under the public message's pattern
+                key = next((k for k, e in unexplained.items() if cell.hidden and k[0] == cell.exercise
+                            and record.submission in e["public"]),
+                           (cell.exercise, message_pattern(cell.exercise, cell.message)))
                 entry = unexplained.setdefault(key, {"exercise": key[0], "pattern": key[1], "public": set(),
                                                      "hidden": set(), "lost": {}, "example": cell.message})
                 entry["public" if not cell.hidden else "hidden"].add(record.submission)
