@@ -287,3 +287,19 @@ def test_feedback_never_searches_an_answers_text_for_hidden_test_markers():
                                    "schema_version": 3}
     nb, _ = HideHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[answer]), {})
     assert nb.cells[-1].source == answer.source
+
+
+def test_the_grades_csv_holds_no_formula(tmp_path):
+    """A partner claim or a quoted message is the student's text: in the grades CSV it never starts a formula."""
+    import csv as csv_module
+
+    from grading.pipeline.export import Report
+
+    hostile = {"partner": '=HYPERLINK("http://127.0.0.1:9/x","grade")', "notes": "@SUM(A1:A9)", "flags": "+1",
+               "graded_submission": "-1+1"}
+    report = Report(lab="lab01-gradient-descent", exercises={"f": 2.0}, max_score=2.0, submissions={},
+                    rows=[{"student": "ann", "f": 2.0, "score": -0.5, **hostile}])
+    report.write(tmp_path)
+    (row,) = csv_module.DictReader(open(report.csv_path, newline="", encoding="utf-8"))
+    assert {k: row[k] for k in hostile} == {k: "'" + v for k, v in hostile.items()}
+    assert row["score"] == "-0.5" and row["f"] == "2"       # numbers stay numbers

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .export import MAX_AUTOGRADED_BYTES, Report, exercise_of, prepare_gradebook
+from .export import MAX_AUTOGRADED_BYTES, Report, exercise_of, prepare_gradebook, spreadsheet_text
 from .journal import journal_path, read_journal
 from .names import valid_student_id
 
@@ -417,7 +417,6 @@ def _staff_dir(course) -> Path:
     return out / "analytics"
 
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_cell(value):
@@ -429,8 +428,7 @@ def _csv_cell(value):
         return f"{value:.6g}"
     if isinstance(value, (int,)):
         return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA) else text   # no formula in a spreadsheet
+    return spreadsheet_text(str(value))
 
 
 def _write_csv(path: Path, columns, rows) -> Path:

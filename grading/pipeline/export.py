@@ -143,10 +143,19 @@ class Report:
         return "\n".join(lines)
 
 
+SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` for a CSV cell that a spreadsheet opens: one that would start a formula (a student's partner claim,
+    a message quoted in the notes) gets a leading apostrophe, so it is shown as text and never evaluated."""
+    return "'" + text if text.startswith(SPREADSHEET_FORMULA) else text
+
+
 def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "" if value is None else str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return "" if value is None else spreadsheet_text(str(value))
 
 
 def _notebook_info(course, lab: str, student: str) -> dict:
