@@ -570,9 +570,11 @@ def notebook_verdicts(nb, *, seed, sandbox: Sandbox, hide=(), call_timeout: floa
     try:
         for phase_hidden in (False, True):
             if phase_hidden:
-                # the quiz answers are read (and quoted) before any hidden case exists in the student's process
-                quiz_verdicts = _quiz_verdicts(session, quiz_tests)
                 session.fresh()  # the hidden cases go to a process the public checks left nothing in
+            else:
+                # the quiz answers first: plain data, read (and quoted) before any student function runs, so before
+                # any hidden case exists in the student's process and whatever the functions do when called
+                quiz_verdicts = _quiz_verdicts(session, quiz_tests)
             for index, checks in tests.items():
                 for position, (exercise, name, hidden) in enumerate(checks or ()):
                     if hidden != phase_hidden or any(not outcomes.get((index, p), (True,))[0]
