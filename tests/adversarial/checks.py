@@ -214,7 +214,8 @@ def test_scores_and_flags(graded, sub):
     assert set(sub.zero) <= {*points, "*"}, "a typo in the corpus"
     expected = {name: (0 if name in sub.zero or "*" in sub.zero else full) for name, full in points.items()}
     got = {name: row[name] for name in points}
-    assert got == expected, f"{sub.attack}: {row['flags']} | {row['notes']}"
+    differs = {name: (got[name], expected[name]) for name in points if got[name] != expected[name]}
+    assert not differs, f"{sub.attack}: (got, expected) {differs}: {row['flags']} | {row['notes']}"
     assert row["score"] == sum(expected.values()), row["notes"]
     assert row["max_score"] == max_score(sub.lab)            # tampered points change nothing
     flags = set(filter(None, row["flags"].split(";")))

@@ -820,7 +820,8 @@ SUBMISSIONS += [
     Submission("w20_exit_on_every_call", LAB3, "every function exits the process when called (a restart per "
                "check, each replaying the cells: at most 12)", "nothing returns",
                {gid: "import os as _os\n\n\ndef " + gid + "(*args, **kwargs):\n    _os._exit(0)\n"
-                for gid in LAB3_ANSWERS}, zero=ALL, flags=frozenset({"sandbox_died"})),
+                for gid in LAB3_ANSWERS},
+               zero=LAB3_ANSWERS, flags=frozenset({"sandbox_died"})),   # the quiz answers are data, read first
     Submission("w21_slow_cell", LAB3, "adam_step's cell sleeps 40 s (the grader's run of a cell waited 60 s)",
                "Adam without bias correction", {"adam_step": ADAM_NO_BIAS + "\n\nimport time\ntime.sleep(40)\n"},
                zero=("adam_step",), flags=frozenset({"timeout"})),
