@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -21,15 +20,13 @@ import nbformat
 import pytest
 
 from browser import browser  # noqa: F401 (fixture)
+from _grading_runs import make_sample_class as sample
 from grading.pipeline import analytics
 from grading.pipeline.__main__ import main
 from grading.pipeline.driver import Course, run
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "grading" / "sample_class"
-spec = importlib.util.spec_from_file_location("make_sample_class", SAMPLE / "make_sample_class.py")
-sample = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sample)
 
 LAB, LAB2 = "lab01-gradient-descent", "lab02-backpropagation"
 SUBSET = ["ada", "gus", "hana", "jo", "kim", "lea", "max", "olga", "vic", "yuki"]

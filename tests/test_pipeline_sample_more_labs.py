@@ -5,10 +5,8 @@ lab's solution earns every automatic point with every hidden check run, and the 
 it, and the feedback written for the option he chose."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from html import unescape
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,11 +14,7 @@ import pytest
 from grading.pipeline.driver import Course, run
 from _notebooks import assert_every_hidden_check_passed, assert_untouched_lab_says_not_implemented, exercise_points
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "grading" / "sample_class"
-spec = importlib.util.spec_from_file_location("make_sample_class", SAMPLE / "make_sample_class.py")
-make_sample_class = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(make_sample_class)
+from _grading_runs import SAMPLE, make_sample_class
 
 # lab -> (the exercise ben gets wrong, the catalogued mistake his answer makes)
 BEN = {
