@@ -16,8 +16,10 @@ time per submission.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import inspect
+import os
 import shutil
 import statistics
 import subprocess
@@ -173,9 +175,13 @@ def main(argv=None) -> None:
         import_roster(course)
         autograde(course, args.lab, students=students[:1], progress=False)   # warm-up: imports of this process
         with instrumented(course) as clock:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), machine_cpu_seconds()
             results = autograde(course, args.lab, students=students, progress=False)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, machine_cpu_seconds() - cpu
+        cold = dataclasses.replace(course, warm=False)   # every kernel and harness a new cold Python
+        start, cold_cpu = time.perf_counter(), machine_cpu_seconds()
+        autograde(cold, args.lab, students=students, progress=False)
+        cold_wall, cold_cpu = time.perf_counter() - start, machine_cpu_seconds() - cold_cpu
         seconds = [r["seconds"] for r in results.values()]
         api = driver._api(course)
         feedback = []
@@ -214,8 +220,19 @@ def main(argv=None) -> None:
                                                              "lablib"),):
         plain, boxed = cold_start(False, statement), cold_start(True, statement)
         print(f"  {label:<40} plain {plain:6.3f} s   sandboxed {boxed:6.3f} s   (sandbox adds {boxed - plain:+.3f} s)")
-    print("\nper submission the kernel and the verdict harness each pay such a start (sandbox + python + imports);"
-          " a warm pre-imported interpreter per worker would save most of both.")
+    print("\nper submission the kernel and two verdict harnesses each pay such a start when cold; warm (the default,"
+          " c.Sandbox.warm: forkserver.py) each is forked from a pre-imported interpreter into a new sandbox:")
+    print(f"  warm (as graded):  {wall / n:.2f} s per submission, {cpu / n:.2f} CPU-seconds (machine-wide)")
+    print(f"  cold (warm off):   {cold_wall / n:.2f} s per submission, {cold_cpu / n:.2f} CPU-seconds (machine-wide)")
+    print(f"  warm / cold:       {wall / cold_wall:.2f} wall, {cpu / cold_cpu:.2f} CPU")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy so far (/proc/stat): the grader, its sandboxes and the fork
+    server's, which are not this process's children."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

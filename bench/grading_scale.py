@@ -232,6 +232,9 @@ def main(argv=None) -> None:
     parser.add_argument("--labs", type=int, default=len(LABS), help=f"the first K labs (default {len(LABS)})")
     parser.add_argument("--no-nbgrader", action="store_true", help="skip plain nbgrader")
     parser.add_argument("--no-scaling", action="store_true", help="skip the two-worker run")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="the one-worker kit and plain nbgrader on the first S students of each lab only (the "
+                             "same submissions for both); the two-worker run grades the whole class")
     args = parser.parse_args(argv)
     from grading.pipeline.sandbox import available
 
@@ -245,19 +248,28 @@ def main(argv=None) -> None:
         roster, submitted = tmp / "class" / "roster.csv", tmp / "class" / "submitted"
         ids = [f"s{i:04d}" for i in range(1, args.students + 1)]
         n = args.students * len(labs)
+        sample = min(args.sample or args.students, args.students)
+        n1 = sample * len(labs)   # what the one-worker kit and plain nbgrader grade
+        sampled = submitted
+        if sample < args.students:
+            sampled = tmp / "sample"
+            for sid in ids[:sample]:
+                shutil.copytree(submitted / sid, sampled / sid)
+            print(f"one worker and plain nbgrader: the first {sample} students of each lab ({n1} submissions); "
+                  f"two workers: the whole class ({n} submissions)")
         print(f"synthetic class: {args.students} students x {len(labs)} labs = {n} submissions; per lab: "
               + "; ".join(f"{lab.split('-')[0]} " + ", ".join(f"{v} {k}" for k, v in c.items())
                           for lab, c in kinds.items()))
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start\n")
 
-        kit = grade_kit(prepare_kit(tmp / "kit1", roster, submitted, labs), labs)
+        kit = grade_kit(prepare_kit(tmp / "kit1", roster, sampled, labs), labs)
         kit_wall = sum(w for w, _ in kit.values())
         per_sub = [s for _, ss in kit.values() for s in ss]
-        plain = {} if args.no_nbgrader else plain_nbgrader(tmp / "plain", submitted, labs)
+        plain = {} if args.no_nbgrader else plain_nbgrader(tmp / "plain", sampled, labs)
         plain_wall = sum(plain.values())
         graded_only = {}
         if not args.no_nbgrader:
-            graded_cells_only(submitted, tmp / "graded-only")
+            graded_cells_only(sampled, tmp / "graded-only")
             graded_only = plain_nbgrader(tmp / "plain-graded-only", tmp / "graded-only", labs)
         graded_only_wall = sum(graded_only.values())
         two = None
@@ -274,31 +286,34 @@ def main(argv=None) -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine slows every figure alike "
           "only if it stays constant: compare ratios of one run)\n")
     print(f"{'':<52}{'wall':>10}{'per submission':>17}")
-    print(f"{'kit, 1 worker (sandbox + trusted verdict)':<52}{kit_wall:>9.1f}s{kit_wall / n:>16.2f}s"
+    print(f"{'kit, 1 worker (sandbox + trusted verdict)':<52}{kit_wall:>9.1f}s{kit_wall / n1:>16.2f}s"
           f"   (median of the submissions' own times {statistics.median(per_sub):.2f} s)")
     for lab, (wall, _) in kit.items():
-        line = f"    {lab:<48}{wall:>9.2f}s{wall / args.students:>16.2f}s"
+        line = f"    {lab:<48}{wall:>9.2f}s{wall / sample:>16.2f}s"
         if lab in plain:
-            line += (f"   nbgrader {plain[lab] / args.students:.2f} s (graded cells only {graded_only[lab] / args.students:.2f}"
+            line += (f"   nbgrader {plain[lab] / sample:.2f} s (graded cells only {graded_only[lab] / sample:.2f}"
                      f" s): ratios {wall / plain[lab]:.2f}, {wall / graded_only[lab]:.2f}")
         print(line)
     if plain:
-        print(f"{'plain nbgrader autograde (one batch per lab)':<52}{plain_wall:>9.1f}s{plain_wall / n:>16.2f}s"
+        print(f"{'plain nbgrader autograde (one batch per lab)':<52}{plain_wall:>9.1f}s{plain_wall / n1:>16.2f}s"
               "   (every cell, as nbgrader does)")
-        print(f"{'plain nbgrader, graded cells only':<52}{graded_only_wall:>9.1f}s{graded_only_wall / n:>16.2f}s"
+        print(f"{'plain nbgrader, graded cells only':<52}{graded_only_wall:>9.1f}s{graded_only_wall / n1:>16.2f}s"
               "   (experiment cells emptied, as the kit runs them)")
         print(f"\nkit / plain nbgrader, per submission: {kit_wall / plain_wall:.2f}   (target <= 0.5); against "
               f"nbgrader running only the cells the kit runs: {kit_wall / graded_only_wall:.2f}")
     if two is not None:
-        efficiency = kit_wall / (2 * steady)
+        efficiency = (kit_wall / n1) / (2 * steady / n)
         print(f"\n{'kit, 2 workers, with starting them':<52}{two:>9.1f}s{two / n:>16.2f}s\n"
               f"{'kit, 2 workers, grading only':<52}{steady:>9.1f}s{steady / n:>16.2f}s\n    how: {how}")
-        print(f"scaling 1 -> 2 workers: speed-up {kit_wall / steady:.2f}, efficiency {efficiency:.2f} (target >= 0.85); "
-              f"with the workers' start-up (once per run, not per submission): {kit_wall / (2 * two):.2f}")
+        print(f"scaling 1 -> 2 workers, per submission: speed-up {2 * efficiency:.2f}, efficiency {efficiency:.2f} "
+              f"(target >= 0.85); with the workers' start-up (once per run, not per submission): "
+              f"{(kit_wall / n1) / (2 * two / n):.2f}")
+        if n == FULL_CLASS * len(LABS):
+            print(f"the whole class measured on 2 workers: {minutes(two)} (target <= 30 min)")
     else:
         efficiency = None
     full = FULL_CLASS * len(LABS)
-    per = kit_wall / n
+    per = kit_wall / n1
     print(f"\nprojection for the whole class, {FULL_CLASS} students x {len(LABS)} labs = {full} submissions, at "
           f"{per:.2f} s per submission (the mean over the labs measured):")
     print(f"  1 machine, 1 worker:  {minutes(full * per)}")

@@ -74,6 +74,7 @@ c.TrustedVerdict.cell_timeout = 60            # seconds per cell in the grader's
 c.Sandbox.enabled = True
 c.Sandbox.cpu_seconds = 300
 c.Sandbox.memory_mb = 3072
+c.Sandbox.warm = True  # kernels and harnesses forked from a pre-imported interpreter, each in a new sandbox
 
 # Feedback: no hidden test source or hidden-test traceback reaches students; the page runs no script at all
 # (grading/pipeline/pages.py: sanitized notebook, equations as MathML, a Content-Security-Policy).

@@ -78,7 +78,8 @@ def attempt(fn):
         return repr(fn())[:60]
     except BaseException as exc:
         return "DENIED " + type(exc).__name__
-print(json.dumps({
+def probe():
+  return json.dumps({
     "uid": os.getuid(), "pid": os.getpid(), "cwd": os.getcwd(),
     "solutions": attempt(lambda: os.listdir(SOLUTIONS)), "grading": attempt(lambda: os.listdir(GRADING)),
     "course": attempt(lambda: os.listdir(COURSE)), "repo": attempt(lambda: sorted(os.listdir(REPO))),
@@ -90,31 +91,52 @@ print(json.dumps({
     "processes": attempt(lambda: sorted(p for p in os.listdir("/proc") if p.isdigit())),
     "secret": os.environ.get("LABLIB_HIDDEN_SEED"),
     "numpy": attempt(lambda: float(__import__("numpy").ones(2).sum())),
-}))
+  })
 '''
 
 
+# the probe as a script, run by the cold launcher
 RUN_PROBE = """
 import json, subprocess, sys
 sys.path.insert(0, {repo!r})
 from grading.pipeline.sandbox import Sandbox, sandbox_env
 sandbox = Sandbox()
 workdir = sandbox.workdir()
-(workdir / "probe.py").write_text({probe!r})
+(workdir / "probe.py").write_text({probe!r} + "\\nprint(probe())\\n")
 done = subprocess.run(sandbox.command([sys.executable, str(workdir / "probe.py")], workdir, hide=[{course!r}]),
                       capture_output=True, text=True, timeout=120, env=sandbox_env(workdir))
 print(json.dumps({{"workdir": str(workdir), "owner": workdir.stat().st_uid, "code": done.returncode,
                   "out": done.stdout, "err": done.stderr}}))
 """
 
+# the probe as a cell of a verdict harness forked from the warm interpreter (forkserver.py), called remotely
+RUN_PROBE_WARM = """
+import json, sys
+sys.path.insert(0, {repo!r})
+from grading.pipeline.sandbox import Sandbox
+from grading.pipeline.verdict import Session
+session = Session([{{"label": "probe", "source": {probe!r}, "guarded": []}}], sandbox=Sandbox(), hide=[{course!r}])
+try:
+    session.ensure()
+    assert session.proc.args[4] == "--client", session.proc.args  # warm, not the cold launcher
+    out = session.lookup("probe")()
+    print(json.dumps({{"workdir": str(session.workdir), "owner": session.workdir.stat().st_uid, "code": 0,
+                      "out": out, "err": ""}}))
+finally:
+    session.close()
+"""
+
+
 NON_ROOT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
 
 
 @needs_sandbox
+@pytest.mark.parametrize("start", ["cold", "warm"])
 @pytest.mark.parametrize("grader", ["as is", "non-root"])
-def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, grader):
+def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, grader, start):
     """'non-root' runs the grader in a user namespace as uid 1000: the sandbox then builds its own user
-    namespace instead of switching to another user id."""
+    namespace instead of switching to another user id. 'warm': the probe runs in a verdict harness forked from
+    the fork server (forkserver.py), which must give exactly the same sandbox as a cold start."""
     if grader == "non-root" and (os.geteuid() != 0 or not shutil.which("unshare")):
         pytest.skip("simulating a non-root grader needs root and unshare(1)")
     course = tmp_path / "course"
@@ -129,7 +151,8 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
     probe = (f"SOLUTIONS, GRADING, COURSE, REPO = {str(REPO / 'solutions')!r}, "
              f"{str(REPO / 'grading')!r}, {str(course)!r}, {str(REPO)!r}\nCOPIES = {list(map(str, copies))!r}\n"
              + PROBE)
-    runner = RUN_PROBE.format(repo=str(REPO), probe=probe, course=str(course))
+    runner = (RUN_PROBE if start == "cold" else RUN_PROBE_WARM).format(repo=str(REPO), probe=probe,
+                                                                       course=str(course))
     prefix = NON_ROOT if grader == "non-root" else []
     ran = subprocess.run([*prefix, sys.executable, "-c", runner], capture_output=True, text=True, timeout=180)
     assert ran.returncode == 0, ran.stderr
@@ -152,7 +175,8 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
             assert seen["uid"] == 1000                                     # in its own user namespace
         elif os.geteuid() == 0:
             assert seen["uid"] == result["owner"] and seen["uid"] >= 200_000   # a fresh user id
-        assert (workdir / "mine.txt").read_text() == "ok"     # its own directory is its only output
+        if start == "cold":  # a harness writes into a private copy of its directory (a quota tmpfs), gone now
+            assert (workdir / "mine.txt").read_text() == "ok"     # its own directory is its only output
         assert not (REPO / "lablib" / "evil.py").exists()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

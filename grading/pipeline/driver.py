@@ -54,6 +54,7 @@ class Course:
     budget: int | None = None           # per-notebook seconds
     hidden_seed: str | None = None      # None: the installation's secret (grading/.secrets/)
     sandbox: bool | None = None         # None: as configured (on); False only to measure what it costs
+    warm: bool | None = None            # None: as configured (on): sandboxes forked warm (forkserver.py)
     intake: Limits = field(default_factory=Limits)   # what a submission may be (intake.py)
 
     def write_nbgrader_config(self, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> Path:
@@ -112,6 +113,8 @@ class Course:
             cfg.HideHiddenTests.secrets = [self.hidden_seed]
         if self.sandbox is not None:
             cfg.Sandbox.enabled = self.sandbox
+        if self.warm is not None:
+            cfg.Sandbox.warm = self.warm
         if self.root != REPO:  # the default course's files are in grading/, which the sandbox always hides
             cfg.GradingExecute.hide = cfg.TrustedVerdict.hide = [str(self.root)]
         return cfg

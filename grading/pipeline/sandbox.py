@@ -86,6 +86,8 @@ class Sandbox(Configurable):
     max_processes = Integer(64, help="Processes and threads of the sandbox user (RLIMIT_NPROC).").tag(config=True)
     max_file_mb = Integer(64, help="Largest file a sandboxed process may write, MiB (RLIMIT_FSIZE).").tag(config=True)
     tmp_mb = Integer(64, help="Size of the sandbox's private /tmp, MiB.").tag(config=True)
+    warm = Bool(True, help="Fork kernels and verdict harnesses from a pre-imported interpreter (forkserver.py), "
+                "each in a new sandbox; False starts each cold.").tag(config=True)
     workdir_mb = Integer(256, help="Disk quota of a private work directory (a size-limited tmpfs the sandbox "
                          "alone sees: the verdict harness's), MiB.").tag(config=True)
 
@@ -131,13 +133,21 @@ class Sandbox(Configurable):
                 _check(_libc.umount2(str(path).encode(), MNT_DETACH), f"umount {path}")
         shutil.rmtree(path, ignore_errors=True)
 
-    def command(self, cmd: list[str], workdir: Path, hide=(), private: bool = False) -> list[str]:
+    def command(self, cmd: list[str], workdir: Path, hide=(), private: bool = False, fds=()) -> list[str]:
         """``cmd`` wrapped in the sandbox launcher (the policy is written into ``workdir``). ``private``: the
         sandbox gets its own copy of ``workdir`` on a tmpfs of ``workdir_mb`` (a disk quota; nothing it writes
-        reaches the host's disk, nobody outside sees it: not for a kernel, whose sockets are there)."""
+        reaches the host's disk, nobody outside sees it: not for a kernel, whose sockets are there). ``fds``: the
+        descriptors besides 0, 1 and 2 that ``cmd`` uses (passed to it; ``Popen(pass_fds=...)`` them too). A
+        kernel or a verdict harness starts warm (``warm``: forkserver.py) when it can."""
         policy_file = Path(workdir) / ".sandbox-policy.json"
         private = private and not os.path.ismount(workdir)  # a quota tmpfs already (workdir(quota=True) as root)
         policy_file.write_text(json.dumps(self.policy(Path(workdir), hide, private)))
+        if self.warm:
+            from .forkserver import warm_command
+
+            warm = warm_command(policy_file, cmd, fds)
+            if warm is not None:
+                return warm
         return [sys.executable, "-I", __file__, str(policy_file), "--", *cmd]
 
 
@@ -314,8 +324,9 @@ def _limit(policy: dict) -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
 
 
-def _child(policy: dict, cmd: list[str], root: bool) -> None:
-    """In the new PID namespace (as its init): /proc, limits, drop privileges, exec."""
+def _child(policy: dict, cmd: list[str], root: bool, run=None) -> None:
+    """In the new PID namespace (as its init): /proc, limits, drop privileges, exec ``cmd`` (or, from a warm
+    interpreter, ``run()`` it in this process: forkserver.py)."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _limit(policy)
     if root:  # the work directory's owner (Sandbox.workdir), never root
@@ -334,6 +345,8 @@ def _child(policy: dict, cmd: list[str], root: bool) -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(no_new_privs)")
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(pdeathsig)")
     os.chdir(policy["workdir"])
+    if run is not None:
+        os._exit(run())
     os.execvpe(cmd[0], cmd, os.environ)
 
 
@@ -403,17 +416,20 @@ def _leave_cgroups(joined) -> None:
             os.rmdir(name, dir_fd=parent_fd)
 
 
-def launch(policy: dict, cmd: list[str]) -> int:
+def launch(policy: dict, cmd: list[str], run=None, wait=None) -> int:
+    """Run ``cmd`` in a new sandbox made as ``policy`` says; its exit code (128 + N when killed by signal N).
+    A warm interpreter (forkserver.py) passes ``run``, called in the sandbox instead of exec, and ``wait``, which
+    waits for the sandbox's init process (its pid) in its own way and returns its wait status."""
     root = os.geteuid() == 0
     uid, gid = os.getuid(), os.getgid()
     joined = _join_cgroups(policy)
     try:
-        return _launch(policy, cmd, root, uid, gid)
+        return _launch(policy, cmd, root, uid, gid, run, wait)
     finally:
         _leave_cgroups(joined)
 
 
-def _launch(policy: dict, cmd: list[str], root: bool, uid: int, gid: int) -> int:
+def _launch(policy: dict, cmd: list[str], root: bool, uid: int, gid: int, run=None, wait=None) -> int:
     _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
              | (0 if root else CLONE_NEWUSER))
     if not root:
@@ -426,26 +442,33 @@ def _launch(policy: dict, cmd: list[str], root: bool, uid: int, gid: int) -> int
     pid = os.fork()
     if pid == 0:
         try:
-            _child(policy, cmd, root)
+            _child(policy, cmd, root, run)
         except BaseException as exc:  # noqa: BLE001 — report anything before exec and leave
-            print(f"sandbox: {exc}", file=sys.stderr)
+            print(f"sandbox: {exc}", file=sys.stderr, flush=True)
         os._exit(127)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # interrupts (cell timeouts) reach the command
-        signal.signal(sig, lambda s, _f: os.kill(pid, s))
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
+    if wait is not None:
+        status = wait(pid)
+    else:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # interrupts (cell timeouts) reach the command
+            signal.signal(sig, lambda s, _f: os.kill(pid, s))
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
                 continue
-            raise
+            except OSError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                raise
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
 def main(argv: list[str]) -> int:
+    parent = os.getppid()
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(pdeathsig)")  # dies with the grader
+    if os.getppid() != parent:
+        return 125
     if len(argv) < 3 or argv[1] != "--":
         print("usage: python -m grading.pipeline.sandbox POLICY.json -- COMMAND...", file=sys.stderr)
         return 2

@@ -137,7 +137,8 @@ class Session:
         os.set_blocking(self.fd_out, False)  # a sandbox that does not read cannot block the grader (_send)
         cmd = [sys.executable, "-m", "lablib.grading.harness", str(to_harness), str(from_harness)]
         if self.sandbox.enabled:
-            cmd = self.sandbox.command(cmd, self.workdir, hide=self.hide, private=True)
+            cmd = self.sandbox.command(cmd, self.workdir, hide=self.hide, private=True,
+                                       fds=(to_harness, from_harness))
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, pass_fds=(to_harness, from_harness), env=sandbox_env(self.workdir),
                                      cwd=self.workdir, start_new_session=True, stdin=subprocess.DEVNULL,
