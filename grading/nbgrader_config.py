@@ -60,6 +60,9 @@ c.GradingExecute.notebook_budget = 180      # seconds per notebook; later cells 
 c.GradingExecute.max_kernel_restarts = 2    # after a kernel death (os._exit, segfault, out of memory)
 c.GradingExecute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # no kernel start-up chatter in logs
 c.GradingExecute.shutdown_kernel = "immediate"  # kill the kernel when done (its outputs are in): no 0.3 s wait
+# nbconvert validates the whole notebook against its schema after every preprocessor (15 times per submission);
+# once, after the last one, refuses the same invalid notebooks
+c.Exporter.optimistic_validation = True
 c.GradingExecute.kernel_env = {             # never a secret: student code can read it
     "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
 }

@@ -32,9 +32,10 @@ import os
 import re
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from traitlets import Bool, Dict, Integer, List, Unicode, default
@@ -140,6 +141,75 @@ class BoundedKernelClient(AsyncKernelClient):
     def _bounded_context(self):
         self._created_context = True  # the client terminates it when its channels stop
         return _BoundedContext()
+
+    READY_POLL = 0.05  # seconds to wait for IOPub after a kernel_info reply before asking again
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        """Ready when a kernel_info reply has come back on the shell channel *and* the kernel's idle status for that
+        request on IOPub (both channels connected; nothing of the start is still in flight). jupyter_client's own
+        wait ends with 0.2 s of IOPub silence, and another 0.2 s each time the subscription was not yet live:
+        a third of a warm kernel's start."""
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await ensure_async(self.shell_channel.get_msg(timeout=1))
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply" and await self._idle_seen(
+                    reply["parent_header"].get("msg_id"), min(deadline, time.monotonic() + self.READY_POLL)):
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    async def _idle_seen(self, msg_id, until: float) -> bool:
+        while (left := until - time.monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.iopub_channel.get_msg(timeout=left))
+            except Empty:
+                return False
+            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle" \
+                    and msg["parent_header"].get("msg_id") == msg_id:
+                return True
+        return False
+
+    wait_for_ready = _async_wait_for_ready  # the asynchronous client's is the coroutine itself
+
+
+class _SchemaOnce:
+    """What nbgrader's metadata validator needs of ``jsonschema``, with its schema checked once: nbgrader calls
+    ``jsonschema.validate(metadata, schema)`` for every cell, which first validates its own constant schema
+    against the meta-schema each time (most of CheckCellMetadata's time). Same errors otherwise: the best match of
+    the instance's errors, as ``jsonschema.validate`` raises it."""
+
+    def __init__(self, jsonschema):
+        self._jsonschema, self._validators = jsonschema, {}
+
+    def __getattr__(self, name):
+        return getattr(self._jsonschema, name)
+
+    def validate(self, instance, schema):
+        key = id(schema)
+        if key not in self._validators:
+            cls = self._jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            self._validators[key] = (schema, cls(schema))  # the schema is kept alive: its id stays its own
+        error = self._jsonschema.exceptions.best_match(self._validators[key][1].iter_errors(instance))
+        if error is not None:
+            raise error
+
+
+def _check_nbgrader_schema_once() -> None:
+    from nbgrader.nbgraderformat import common
+
+    if not isinstance(common.jsonschema, _SchemaOnce):
+        common.jsonschema = _SchemaOnce(common.jsonschema)
+
+
+_check_nbgrader_schema_once()
 
 
 class SandboxedKernelManager(AsyncKernelManager):
