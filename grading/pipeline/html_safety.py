@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import re
 import secrets
@@ -199,8 +200,16 @@ def _page_renderer(attachments):
 
 def render_markdown(source: str, attachments: dict | None = None) -> str:
     """Markdown (nbconvert's dialect: tables, ``$`` math, task lists) as safe HTML for a page: equations in
-    MathML, then ``clean_html``."""
+    MathML, then ``clean_html``. A cell without attachments is rendered once per process (``_render_plain``):
+    every submission's page repeats the lab's own text."""
+    if not attachments:
+        return _render_plain(str(source))
     return clean_html(_parser(_page_renderer(attachments)).render(str(source)))
+
+
+@functools.lru_cache(maxsize=2048)
+def _render_plain(source: str) -> str:
+    return clean_html(_parser(_page_renderer({})).render(source))
 
 
 _INERT_TAG = re.compile(r"</?(b|i|u|s|em|strong|sub|sup|br|hr|p|code|kbd|mark|small|del|ins|center)\s*/?>\Z",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from jinja2 import pass_context
+from jinja2 import BytecodeCache, pass_context
 from traitlets.config import Config
 from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -43,6 +43,24 @@ class SanitizeForPages(NbGraderPreprocessor):
         for note in notes:
             record(nb, "unsafe_content", "not shown to graders and students: " + note)
         return nb, resources
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates, kept in this process: each exporter would otherwise compile the same templates
+    again (a quarter of a feedback page's time). Jinja checks each template's source checksum against the entry."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES_COMPILED = _CompiledTemplates()
 
 
 class PageExporter(HTMLExporter):
@@ -73,6 +91,11 @@ class PageExporter(HTMLExporter):
         yield ("markdown2html", self.markdown2html)
         yield ("latex2mathml", lambda tex: latex_to_mathml(str(tex).strip().strip("$"), display=True))
         yield ("clean_html", clean_html)
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = _TEMPLATES_COMPILED  # nbgrader makes an exporter per notebook
+        return environment
 
     def policy(self, resources) -> str:
         return FEEDBACK_CSP
