@@ -18,8 +18,10 @@ starts COMMAND (a Jupyter kernel, or the verdict harness) so that it
   grader is root and cgroup v1's memory and pids hierarchies are there, one memory and one process limit for
   all of the sandbox's processes together (a cgroup per sandbox).
 
-Wall time is the caller's business (it kills the launcher; the sandbox dies with it: PR_SET_PDEATHSIG in a PID
-namespace takes every process of the sandbox down). Linux only; namespaces need either root or unprivileged
+A warm interpreter (forkserver.py) builds the same sandbox with the same ``launch`` and runs a kernel or a harness
+in it without exec'ing a new Python. Wall time is the caller's business (it kills the launcher; the sandbox dies
+with it: PR_SET_PDEATHSIG in a PID namespace takes every process of the sandbox down; the launcher dies with the
+grader). Linux only; namespaces need either root or unprivileged
 user namespaces (most distributions). ``available()`` says whether they work here, and the pipeline refuses to
 grade without a sandbox unless told to (``Sandbox.enabled = False``, for timing comparisons).
 
