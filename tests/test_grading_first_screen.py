@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 from browser import browser, jupyter_lab, wait_for_kernel  # noqa: F401  (browser: the fixture)
@@ -43,8 +44,12 @@ def replace_source_and_run(page, cell, source: str):
 
 
 def output_text(cell, timeout=30_000) -> str:
+    """The cell's first output's text, once it has any (the output area can show before its text is in)."""
     output = cell.locator(".jp-OutputArea-output").first
     output.wait_for(state="visible", timeout=timeout)
+    deadline = time.monotonic() + timeout / 1000
+    while not output.inner_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
     return output.inner_text()
 
 

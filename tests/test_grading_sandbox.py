@@ -143,7 +143,9 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
     (course / "source").mkdir(parents=True)
     (course / "gradebook.db").write_text("grades")
     elsewhere = Path(tempfile.mkdtemp(dir="/var/tmp"))
-    copies = [tmp_path / "old-course" / "solutions" / "lab01.ipynb", elsewhere / "solutions" / "lab01.ipynb"]
+    in_memory = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="lablib-worker-"))  # where a worker's private course is
+    copies = [tmp_path / "old-course" / "solutions" / "lab01.ipynb", elsewhere / "solutions" / "lab01.ipynb",
+              in_memory / "course" / "source" / "lab01.ipynb"]
     for copy in copies:
         copy.parent.mkdir(parents=True)
         copy.write_text("{}")
@@ -163,7 +165,7 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
         seen = json.loads(result["out"])
         gone = ("[]", "DENIED FileNotFoundError")   # an empty stand-in, or gone with a hidden parent directory
         assert seen["solutions"] in gone and seen["grading"] in gone and seen["course"] in gone
-        assert seen["copies"] == [False, False]  # not the system's, so hidden: other copies of a course too
+        assert seen["copies"] == [False, False, False]  # not the system's, so hidden: other copies of a course too
         venv = Path(sys.prefix).resolve()
         shown = ["lablib", *([venv.relative_to(REPO).parts[0]] if venv.is_relative_to(REPO) else [])]
         assert seen["repo"] == repr(sorted(shown)) and seen["numpy"] == "2.0"   # the repository: lablib (+ .venv)
@@ -181,6 +183,7 @@ def test_sandbox_hides_the_course_and_cuts_the_network(tmp_path, monkeypatch, gr
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(elsewhere, ignore_errors=True)
+        shutil.rmtree(in_memory, ignore_errors=True)
 
 
 @needs_sandbox

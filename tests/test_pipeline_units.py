@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -303,3 +304,14 @@ def test_the_grades_csv_holds_no_formula(tmp_path):
     (row,) = csv_module.DictReader(open(report.csv_path, newline="", encoding="utf-8"))
     assert {k: row[k] for k in hostile} == {k: "'" + v for k, v in hostile.items()}
     assert row["score"] == "-0.5" and row["f"] == "2"       # numbers stay numbers
+
+
+def test_a_workers_private_course_goes_to_memory_only_where_there_is_room(tmp_path):
+    from grading.pipeline.parallel import _in_memory
+
+    assert _in_memory(str(tmp_path), room=1) == str(tmp_path)
+    assert _in_memory(str(tmp_path), room=1 << 60) is None          # more than any disk has free
+    assert _in_memory(str(tmp_path / "missing")) is None
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if os.geteuid() != 0:   # root writes anywhere
+        assert _in_memory(str(tmp_path / "locked"), room=1) is None

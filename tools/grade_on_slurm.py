@@ -34,7 +34,8 @@ def slurm_cluster(*, queue: str | None, account: str | None, memory: str, wallti
         queue=queue, account=account, cores=1, processes=1, memory=memory, walltime=walltime,
         interface=interface, python=sys.executable, scheduler_options={"dashboard_address": ":0"},
         job_script_prologue=[f"cd {REPO}", f"export PYTHONPATH={REPO}",
-                             "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"])
+                             "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1",
+                             "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False"])  # no 10-ms stack sampling
 
 
 def main(argv=None) -> int:

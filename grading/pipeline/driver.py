@@ -297,29 +297,58 @@ def _require_sandbox(course: Course) -> None:
             "(grading/README.md). c.Sandbox.enabled = False runs student code unprotected.")
 
 
-def feedback(course: Course, lab: str, students: list[str], progress: bool = True) -> dict:
+def feedback(course: Course, lab: str, students: list[str], progress: bool = True, processes: int = 1) -> dict:
     """Feedback HTML for each autograded student; {student: error or ''}. The feedback folder keeps only the
     notebooks' HTML and the intake's canonical ``timestamp.txt`` (nbgrader's release_feedback names the feedback
-    by it): nbgrader would also copy there every other file of the autograded folder."""
+    by it): nbgrader would also copy there every other file of the autograded folder. ``processes`` > 1: that many
+    processes of this machine write the pages (each its own students'), as many as grading used workers."""
     from tqdm.auto import tqdm
 
-    api = _api(course)
+    students = [s for s in students if (course.path("autograded") / s / lab).is_dir()]
+    bar = tqdm(total=len(students), desc=f"feedback {lab}", unit="submission", disable=not progress)
     errors = {}
-    keep = {Path(name).with_suffix(".html").name for name in course.notebooks(lab)} | {TIMESTAMP_FILE}
-    for student in tqdm(students, desc=f"feedback {lab}", unit="submission", disable=not progress):
-        if not (course.path("autograded") / student / lab).is_dir():
-            continue
-        try:
-            result = api.generate_feedback(lab, student, force=True)
-            errors[student] = "" if result["success"] else (result.get("error") or result.get("log", ""))[-20_000:]
-        except Exception as exc:  # one student's feedback never stops the others'
-            errors[student] = f"{type(exc).__name__}: {str(exc)[:2000]}"
-        folder = course.path("feedback") / student / lab
-        if folder.is_dir() and not folder.is_symlink():
-            for entry in os.scandir(folder):
-                if entry.name not in keep or not entry.is_file(follow_symlinks=False):
-                    _remove(Path(entry.path))
+    if processes > 1 and len(students) >= 4 * processes:  # below that, starting the processes costs more
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn"), initializer=_feedback_process,
+                                 initargs=(course,)) as pool:
+            futures = [pool.submit(_feedback_one, None, lab, student) for student in students]
+            for future in as_completed(futures):
+                student, error = future.result()
+                errors[student] = error
+                bar.update()
+    else:
+        api = _api(course)
+        for student in students:
+            errors[student] = _feedback_one(api, lab, student, course)[1]
+            bar.update()
+    bar.close()
     return errors
+
+
+_FEEDBACK: dict = {}   # in a feedback process: its course and nbgrader API
+
+
+def _feedback_process(course: Course) -> None:
+    _FEEDBACK.update(course=course, api=_api(course))
+
+
+def _feedback_one(api, lab: str, student: str, course: Course | None = None) -> tuple[str, str]:
+    """One student's feedback (``feedback``): (student, error or '')."""
+    api, course = api or _FEEDBACK["api"], course or _FEEDBACK["course"]
+    keep = {Path(name).with_suffix(".html").name for name in course.notebooks(lab)} | {TIMESTAMP_FILE}
+    try:
+        result = api.generate_feedback(lab, student, force=True)
+        error = "" if result["success"] else (result.get("error") or result.get("log", ""))[-20_000:]
+    except Exception as exc:  # one student's feedback never stops the others'
+        error = f"{type(exc).__name__}: {str(exc)[:2000]}"
+    folder = course.path("feedback") / student / lab
+    if folder.is_dir() and not folder.is_symlink():
+        for entry in os.scandir(folder):
+            if entry.name not in keep or not entry.is_file(follow_symlinks=False):
+                _remove(Path(entry.path))
+    return student, error
 
 
 def credit_partners(course: Course, lab: str, credits, graded: set[str]) -> dict:
@@ -358,16 +387,18 @@ def results_on_disk(course: Course, lab: str) -> dict:
     return results
 
 
-def publish(course: Course, lab: str, results: dict | None = None, progress: bool = True) -> "Report":
+def publish(course: Course, lab: str, results: dict | None = None, progress: bool = True,
+            processes: int = 1) -> "Report":
     """Feedback, partner credit and export from the gradebook as it is now (e.g. after manual grading).
 
-    ``results`` are autograde's; without them, ``results_on_disk``."""
+    ``results`` are autograde's; without them, ``results_on_disk``. ``processes``: of this machine, for the
+    feedback pages."""
     from .export import build
 
     roster = import_roster(course)
     results = results_on_disk(course, lab) if results is None else results
     graded = [s for s, r in results.items() if r["success"]]
-    for student, error in feedback(course, lab, graded, progress=progress).items():
+    for student, error in feedback(course, lab, graded, progress=progress, processes=processes).items():
         if error:
             results[student]["feedback_error"] = error
     report = build(course, lab, roster, results)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from jinja2 import BytecodeCache, pass_context
 from traitlets.config import Config
-from nbconvert.exporters import HTMLExporter
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .html_safety import (FEEDBACK_CSP, add_csp_meta, clean_html, latex_to_mathml, render_markdown,
@@ -106,7 +108,18 @@ class PageExporter(HTMLExporter):
         return nb, resources
 
     def from_notebook_node(self, nb, resources=None, **kw):
-        output, resources = super().from_notebook_node(nb, resources, **kw)
+        # HTMLExporter.from_notebook_node without its last step, a BeautifulSoup pass over the whole page (two
+        # thirds of a feedback page's time) that gives images without alt text a placeholder (the ``image`` macro
+        # of safe_outputs.html.j2 writes it) and makes the lab template's cells focusable (this classic-based
+        # template has none of them)
+        language = nb.metadata.get("language_info", {})
+        lexer = language.get("pygments_lexer", language.get("name"))
+        self.register_filter("highlight_code", self.filters.get("highlight_code",
+                                                                Highlight2HTML(pygments_lexer=lexer, parent=self)))
+        resources = self._init_resources(resources)
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata,
+                                                                       parent=self, resources=resources))
+        output, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return add_csp_meta(output, self.policy(resources)), resources
 
 

@@ -15,7 +15,8 @@ The coordinator (the ``grade`` process) does everything that touches the course'
 4. as each result arrives, the coordinator stores it -- autograded/<student>/<lab>/ replaced at once, the grades
    written into the gradebook the way nbgrader's SaveAutoGrades and AssignLatePenalties write them (so a manual
    grade already given is kept and marked for review) -- and then appends its line to the results file;
-5. at the end, feedback, pair credit and the export as before (``publish``).
+5. at the end, feedback, pair credit and the export as before (``publish``); the feedback pages are
+   written by as many processes of this machine as it has workers (a cluster: its cores).
 
 ``--workers 1`` grades in this process, one submission after the other; ``--workers N`` starts a Dask
 ``LocalCluster`` of N single-threaded worker processes; ``--scheduler tcp://host:8786`` uses an existing cluster
@@ -75,7 +76,9 @@ def grade_lab(course: Course, lab: str, *, workers: int = 1, scheduler: str | No
             import_roster(course)
         results = autograde_lab(course, lab, workers=workers, scheduler=scheduler, students=students,
                                 regrade=regrade, progress=progress)
-        return publish(course, lab, results, progress=progress)
+        # the feedback pages on this machine, in as many processes as it grades with (a cluster: its cores)
+        processes = workers if scheduler is None else len(os.sched_getaffinity(0))
+        return publish(course, lab, results, progress=progress, processes=processes)
 
 
 def autograde_lab(course: Course, lab: str, *, workers: int = 1, scheduler: str | None = None,
@@ -445,7 +448,10 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler):
 
     cluster = None
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,       # retried once, then worker_lost
-                          "distributed.admin.tick.limit": "1h"}):  # a long grading task is no event-loop stall
+                          "distributed.admin.tick.limit": "1h",  # a long grading task is no event-loop stall
+                          # no sampling of the grading thread's stack every 10 ms (Dask's task profiler): the CPU is
+                          # the sandboxes'
+                          "distributed.worker.profile.enabled": False}):
         if scheduler is None:  # (a scheduler may also be a Cluster object: dask-jobqueue, dask-kubernetes)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=":0",  # not :8787, which may be taken
@@ -458,17 +464,22 @@ def _on_dask(shared: dict, tasks: list[dict], workers: int, scheduler):
         # the shared data travels with each task (a few hundred kB): scattered, it would be lost with the workers
         # that hold it, and as a dependency the scheduler would pile the tasks on the worker that holds it
         done_per_worker: dict[str, int] = {}
-        while waiting or running:
+
+        def hand_out():
             threads = sum(client.nthreads().values())
             while waiting and len(running) < max(1, threads):
                 task = waiting.pop()
                 future = client.submit(grade_task, shared, task, pure=False,
                                        key=f"grade-{shared['lab']}-{task['student']}-{os.urandom(4).hex()}")
                 running[future.key] = (future, task)
+
+        while waiting or running:
+            hand_out()
             with contextlib.suppress(TimeoutError):
                 wait([f for f, _ in running.values()], timeout=1, return_when="FIRST_COMPLETED")
-            for key in [k for k, (f, _) in running.items() if f.done()]:
-                future, task = running.pop(key)
+            finished = [running.pop(k) for k in [k for k, (f, _) in running.items() if f.done()]]
+            hand_out()  # a worker that finished grades its next submission while the coordinator stores the result
+            for future, task in finished:
                 try:
                     result = future.result()
                 except Exception as exc:  # KilledWorker: its worker died twice (or the cluster lost the task)
@@ -526,7 +537,7 @@ def grade_task(shared: dict, task: dict) -> dict:
     try:
         if not valid_student_id(student):
             raise ValueError(f"not a student id: {student!r}")
-        with tempfile.TemporaryDirectory(prefix="lablib-worker-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="lablib-worker-", dir=_in_memory()) as tmp:
             course = _private_course(Path(tmp), shared)
             _require_sandbox(course)  # on this worker's machine: student code never runs unprotected
             with staging() as root:
@@ -556,6 +567,18 @@ def grade_task(shared: dict, task: dict) -> dict:
             result["flags"].append("autograde_error")
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+def _in_memory(path: str = "/dev/shm", room: int = 256 << 20) -> str | None:
+    """``path`` (by default the memory file system /dev/shm) if it can be written and has ``room`` bytes free, else
+    None (the temporary directory): the private course's throw-away gradebook commits some 80 times per
+    submission, each an fsync on a disk. The sandbox shows student code an empty /dev/shm of its own
+    (sandbox.SHADOWED)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return path if st.f_bavail * st.f_frsize >= room and os.access(path, os.W_OK | os.X_OK) else None
 
 
 def _private_course(tmp: Path, shared: dict) -> Course:

@@ -38,7 +38,7 @@ import nbformat
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Bool, Dict, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Enum, Integer, List, Unicode, default
 import zmq
 import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -259,6 +259,11 @@ class GradingExecute(Execute):
     max_output_chars = Integer(
         1_000_000, help="Output kept per cell; the rest is dropped as it arrives (a print loop cannot fill the "
         "grader's memory).").tag(config=True)
+    shutdown_kernel = Enum(
+        ["graceful", "immediate"], default_value="immediate",
+        help="How the kernel ends after the last cell: 'immediate' kills its sandbox (nothing in it outlives "
+        "the kernel, and its outputs are all in) instead of asking the student's kernel to shut down and waiting "
+        "for it.").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()

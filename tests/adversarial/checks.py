@@ -313,8 +313,9 @@ def assert_renders_math_and_tables(page, what: str, tables: bool):
 
 def assert_png_renders(page, what: str):
     sizes = page.evaluate("""() => [...document.querySelectorAll('img[src^="data:image/png"]')]
-        .map(img => [img.complete, img.naturalWidth, img.naturalHeight])""")
-    assert any(done and w > 100 and h > 100 for done, w, h in sizes), (what, sizes)
+        .map(img => [img.complete, img.naturalWidth, img.naturalHeight, img.alt])""")
+    assert any(done and w > 100 and h > 100 for done, w, h, _ in sizes), (what, sizes)
+    assert all(alt.strip() for *_, alt in sizes), (what, "an image without a text alternative", sizes)
 
 
 def _submission_ids(course, lab: str) -> dict:
