@@ -316,7 +316,7 @@ def main(argv=None) -> None:
         print(f"\n{'kit, 2 workers, grading, then publishing':<52}{two:>9.1f}s{two / n:>16.2f}s\n"
               f"{'kit, 2 workers, grading only':<52}{steady:>9.1f}s{steady / n:>16.2f}s\n    how: {how}")
         print(f"scaling 1 -> 2 workers, per submission: speed-up {2 * efficiency:.2f}, efficiency {efficiency:.2f} "
-              f"(target >= 0.85); counting the publishing too (feedback pages, export; the coordinator alone): "
+              f"(target >= 0.85); counting the publishing too (feedback pages in as many processes, the export): "
               f"{(kit_wall / n1) / (2 * two / n):.2f}")
         if n == FULL_CLASS * len(LABS):
             print(f"the whole class measured on 2 workers: {minutes(two)} (target <= 30 min)")

@@ -8,10 +8,11 @@ The coordinator (the ``grade`` process) does everything that touches the course'
 3. every other one becomes a task: the canonical copy, and -- the same for every task of the run -- the
    lab's source and release notebooks, the lab's part of the gradebook (assignment, notebooks, cells) and the
    grading settings with the secret seed of the hidden cases. A worker needs no course directory, no gradebook
-   and no secret file: it grades the copy in a private course directory of its own (a temporary directory,
-   which the sandbox hides from student code like any course directory) through ``autograde_staged``, the
-   same nbgrader run with the same sandbox and trusted verdict as grading in one process, and returns plain
-   data: the autograded folder's files, the points and comments nbgrader gave, flags and seconds;
+   and no secret file: it grades the copy in a private course directory of its own (a temporary directory, in
+   /dev/shm where there is room, which the sandbox hides from student code like any course directory) through
+   ``autograde_staged``, the same nbgrader run with the same sandbox and trusted verdict as grading in one
+   process, and returns plain data: the autograded folder's files, the points and comments nbgrader gave, flags
+   and seconds;
 4. as each result arrives, the coordinator stores it -- autograded/<student>/<lab>/ replaced at once, the grades
    written into the gradebook the way nbgrader's SaveAutoGrades and AssignLatePenalties write them (so a manual
    grade already given is kept and marked for review) -- and then appends its line to the results file;
