@@ -313,10 +313,12 @@ def feedback(course: Course, lab: str, students: list[str], progress: bool = Tru
 
         with ProcessPoolExecutor(processes, mp_context=get_context("spawn"), initializer=_feedback_process,
                                  initargs=(course,)) as pool:
-            futures = [pool.submit(_feedback_one, None, lab, student) for student in students]
+            futures = {pool.submit(_feedback_one, None, lab, student): student for student in students}
             for future in as_completed(futures):
-                student, error = future.result()
-                errors[student] = error
+                try:
+                    errors[futures[future]] = future.result()[1]
+                except Exception as exc:  # its process died (out of memory): the others' pages are still written
+                    errors[futures[future]] = f"the feedback process failed: {type(exc).__name__}: {str(exc)[:2000]}"
                 bar.update()
     else:
         api = _api(course)
