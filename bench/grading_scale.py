@@ -47,7 +47,6 @@ sys.path.insert(0, str(REPO))
 
 from grading.pipeline import driver  # noqa: E402
 from grading.pipeline.driver import Course, autograde, generate, import_roster  # noqa: E402
-from grading.pipeline.journal import journal_path, read_journal  # noqa: E402
 
 SAMPLE = REPO / "grading" / "sample_class"
 LABS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
@@ -137,28 +136,30 @@ def prepare_kit(work: Path, roster: Path, submitted: Path, labs: list[str]) -> C
     return course
 
 
-PUBLISH: dict[str, float] = {}   # lab -> seconds of feedback and export after the two-worker grading
-
-
-def grade_kit(course: Course, labs: list[str], students: list[str] | None = None,
-              workers: int | None = None) -> dict[str, tuple[float, list[float]]]:
-    """{lab: (wall seconds, per-submission seconds)} of ``driver.autograde``."""
+def grade_kit(course: Course, labs: list[str],
+              students: list[str] | None = None) -> dict[str, tuple[float, list[float]]]:
+    """{lab: (wall seconds, per-submission seconds)} of ``driver.autograde`` (one worker, this process)."""
     timings = {}
     for lab in labs:
         start = time.perf_counter()
-        if workers:   # the pipeline's own parallel grading (Dask); publishing (feedback, export) timed apart
-            from grading.pipeline.parallel import autograde_lab
-
-            results = autograde_lab(course, lab, workers=workers, progress=False)
-            graded = time.perf_counter()
-            driver.publish(course, lab, results, progress=False, processes=workers)
-            PUBLISH[lab] = time.perf_counter() - graded
-            timings[lab] = (graded - start, [r["seconds"] for r in read_journal(journal_path(course.out, lab)).values()])
-            continue
-        else:
-            seconds = [r["seconds"] for r in autograde(course, lab, students=students, progress=False).values()]
+        seconds = [r["seconds"] for r in autograde(course, lab, students=students, progress=False).values()]
         timings[lab] = (time.perf_counter() - start, seconds)
     return timings
+
+
+def grade_kit_on_workers(course: Course, labs: list[str], workers: int) -> tuple[float, float]:
+    """The pipeline's own parallel grading (Dask) of every lab, then its publishing (feedback pages in ``workers``
+    processes, the export): (wall seconds grading, Dask's start included; wall seconds publishing)."""
+    from grading.pipeline.parallel import autograde_lab
+
+    grading = publishing = 0.0
+    for lab in labs:
+        start = time.perf_counter()
+        results = autograde_lab(course, lab, workers=workers, progress=False)
+        graded = time.perf_counter()
+        driver.publish(course, lab, results, progress=False, processes=workers)
+        grading, publishing = grading + graded - start, publishing + time.perf_counter() - graded
+    return grading, publishing
 
 
 def _worker(args) -> tuple[float, float]:
@@ -284,9 +285,8 @@ def main(argv=None) -> None:
         two = None
         if not args.no_scaling:
             if has_workers():
-                two_timings = grade_kit(prepare_kit(tmp / "kit2", roster, submitted, labs), labs, workers=2)
-                steady = sum(w for w, _ in two_timings.values())   # grading, Dask's start included
-                two = steady + sum(PUBLISH.values())
+                steady, publishing = grade_kit_on_workers(prepare_kit(tmp / "kit2", roster, submitted, labs), labs, 2)
+                two = steady + publishing
                 how = "--workers 2 (the pipeline's own)"
             else:
                 two, steady = kit_two_processes(tmp, roster, submitted, labs, ids)

@@ -305,6 +305,7 @@ def feedback(course: Course, lab: str, students: list[str], progress: bool = Tru
     from tqdm.auto import tqdm
 
     students = [s for s in students if (course.path("autograded") / s / lab).is_dir()]
+    keep = {Path(name).with_suffix(".html").name for name in course.notebooks(lab)} | {TIMESTAMP_FILE}
     bar = tqdm(total=len(students), desc=f"feedback {lab}", unit="submission", disable=not progress)
     errors = {}
     if processes > 1 and len(students) >= 4 * processes:  # below that, starting the processes costs more
@@ -313,17 +314,17 @@ def feedback(course: Course, lab: str, students: list[str], progress: bool = Tru
 
         with ProcessPoolExecutor(processes, mp_context=get_context("spawn"), initializer=_feedback_process,
                                  initargs=(course,)) as pool:
-            futures = {pool.submit(_feedback_one, None, lab, student): student for student in students}
+            futures = {pool.submit(_feedback_in_process, lab, student, keep): student for student in students}
             for future in as_completed(futures):
                 try:
-                    errors[futures[future]] = future.result()[1]
+                    errors[futures[future]] = future.result()
                 except Exception as exc:  # its process died (out of memory): the others' pages are still written
                     errors[futures[future]] = f"the feedback process failed: {type(exc).__name__}: {str(exc)[:2000]}"
                 bar.update()
     else:
         api = _api(course)
         for student in students:
-            errors[student] = _feedback_one(api, lab, student, course)[1]
+            errors[student] = _feedback_one(api, course, lab, student, keep)
             bar.update()
     bar.close()
     return errors
@@ -336,10 +337,13 @@ def _feedback_process(course: Course) -> None:
     _FEEDBACK.update(course=course, api=_api(course))
 
 
-def _feedback_one(api, lab: str, student: str, course: Course | None = None) -> tuple[str, str]:
-    """One student's feedback (``feedback``): (student, error or '')."""
-    api, course = api or _FEEDBACK["api"], course or _FEEDBACK["course"]
-    keep = {Path(name).with_suffix(".html").name for name in course.notebooks(lab)} | {TIMESTAMP_FILE}
+def _feedback_in_process(lab: str, student: str, keep: set[str]) -> str:
+    return _feedback_one(_FEEDBACK["api"], _FEEDBACK["course"], lab, student, keep)
+
+
+def _feedback_one(api, course: Course, lab: str, student: str, keep: set[str]) -> str:
+    """One student's feedback (``feedback``), then only the files ``keep`` names left in its folder; the error or
+    ''."""
     try:
         result = api.generate_feedback(lab, student, force=True)
         error = "" if result["success"] else (result.get("error") or result.get("log", ""))[-20_000:]
@@ -350,7 +354,7 @@ def _feedback_one(api, lab: str, student: str, course: Course | None = None) -> 
         for entry in os.scandir(folder):
             if entry.name not in keep or not entry.is_file(follow_symlinks=False):
                 _remove(Path(entry.path))
-    return student, error
+    return error
 
 
 def credit_partners(course: Course, lab: str, credits, graded: set[str]) -> dict:
