@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from grading.pipeline.sandbox import REPO, Sandbox, available, sandbox_env
-from grading.pipeline.verdict import Handle, Session, checks_in
+from grading.pipeline.verdict import Handle, Session, checks_in, kernel_blind
 from lablib.grading import CheckFailure, wire
 from lablib.grading.engine import run_check
 
@@ -378,6 +378,15 @@ def test_only_plain_check_cells_are_verified_by_the_grader():
     assert checks_in('check("f", f)\ncheck("f", f, hidden=True)') == [("f", "f", False), ("f", "f", True)]
     assert checks_in("assert f(2) == 4") is None
     assert checks_in('check("f", f)\nprint("x")') is None
+
+
+def test_the_kernel_result_is_ignored_only_for_hidden_checks_and_quiz_cells():
+    assert kernel_blind('# Hidden tests\ncheck("f", f, hidden=True)\ncheck("df", df, hidden=True)')
+    assert kernel_blind('check_quiz("lab02:q1", q1, number=True)\ncheck_quiz("lab02:q1", q1, hidden=True)')
+    assert not kernel_blind('check("f", f)')
+    assert not kernel_blind('check("f", f)\ncheck("f", f, hidden=True)')  # its public check is compared
+    assert not kernel_blind('check("f", f, hidden=True)\nprint("x")')       # not the grader's: the kernel decides
+    assert not kernel_blind("assert f(2) == 4")
 
 
 # -- verdicts computed while the kernel runs ------------------------------------------------------------------

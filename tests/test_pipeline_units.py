@@ -201,6 +201,32 @@ def test_execute_budget_stops_the_notebook_with_a_visible_error():
     assert grading_metadata(nb)["execution_seconds"] < 15
 
 
+def test_execute_skips_the_cells_a_pending_trusted_verdict_ignores_and_only_then():
+    from concurrent.futures import Future
+
+    from grading.pipeline.verdict import PENDING
+
+    def test_cell(source):
+        return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True, "grade_id": f"t{len(source)}", "points": 1}})
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def check(*args, **kwargs):\n    print('ran', args[0])"),
+        test_cell('check("f", f)'),
+        test_cell('check("f", f, hidden=True)'),
+        test_cell('check("f", f)\ncheck("f", f, hidden=True)'),
+        test_cell('check_quiz("lab01:q1", q1, choices="abcd")'),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells[0].source += "\ncheck_quiz = check\nf = q1 = None"
+    executor = GradingExecute(timeout=10, notebook_budget=60, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    ran, _ = executor.preprocess(copy.deepcopy(nb), {"metadata": {"path": str(REPO)}, PENDING: Future()})
+    assert [[o.text for o in cell.outputs] for cell in ran.cells[1:]] == [["ran f\n"], [], ["ran f\nran f\n"], []]
+    assert [cell.execution_count for cell in ran.cells] == [1, 2, None, 3, None]
+    alone, _ = executor.preprocess(copy.deepcopy(nb), {"metadata": {"path": str(REPO)}})  # no verdict: all run
+    assert [[o.text for o in cell.outputs] for cell in alone.cells[1:]] == [
+        ["ran f\n"], ["ran f\n"], ["ran f\nran f\n"], ["ran lab01:q1\n"]]
+
+
 def test_a_failed_hidden_case_shows_which_case_and_the_hint_but_not_its_values():
     from grading.pipeline.preprocessors import hide_hidden_case
 
@@ -246,6 +272,27 @@ def test_a_new_gradebook_is_stamped_with_what_the_alembic_script_says(tmp_path):
     prepare_gradebook()
     with Gradebook(f"sqlite:///{tmp_path}/gradebook.db") as gb:
         assert gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar() == alembic_head()
+
+
+def test_gradebooks_of_one_database_share_an_engine_and_old_engines_are_let_go(tmp_path):
+    from nbgrader.api import Gradebook
+
+    from grading.pipeline import export
+
+    export.prepare_gradebook()
+    first, second = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    with Gradebook(first) as gb:
+        gb.add_student("ada")
+        engine = gb.engine
+    with Gradebook(first) as gb, Gradebook(second) as other:
+        assert gb.engine is engine and other.engine is not engine
+        assert [s.id for s in gb.students] == ["ada"] and other.students == []
+    for n in range(export.MAX_ENGINES):
+        with Gradebook(f"sqlite:///{tmp_path}/{n}.db"):
+            pass
+    assert len(export._ENGINES) <= export.MAX_ENGINES
+    with Gradebook(first) as gb:
+        assert gb.engine is not engine and [s.id for s in gb.students] == ["ada"]
 
 
 # --- bounded work on student text ----------------------------------------------------------------------------

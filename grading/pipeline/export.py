@@ -39,6 +39,7 @@ import csv
 import functools
 import json
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,13 +55,36 @@ MAX_AUTOGRADED_BYTES = 256 << 20   # an autograded notebook larger than this is 
 
 def prepare_gradebook() -> None:
     """Before using nbgrader's gradebook: a new gradebook gets its migration revision from ``alembic_head`` (in
-    this process) instead of nbgrader's ``alembic heads`` subprocess, and SQLAlchemy 2's autoflush warnings, which
-    say nothing about the grades, are silenced."""
+    this process) instead of nbgrader's ``alembic heads`` subprocess, every ``Gradebook`` of a database uses this
+    process's one engine for it (``shared_engine``), and SQLAlchemy 2's autoflush warnings, which say nothing about
+    the grades, are silenced."""
     import nbgrader.api
     from sqlalchemy.exc import SAWarning
 
     nbgrader.api.get_alembic_version = alembic_head
+    nbgrader.api.create_engine = shared_engine
     warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", category=SAWarning)
+
+
+_ENGINES: dict = {}      # (url, options) -> engine, the most recently used last
+_ENGINES_LOCK = threading.Lock()
+MAX_ENGINES = 8          # a grading worker opens a new private gradebook per submission: the older ones go
+
+
+def shared_engine(url, **options):
+    """nbgrader's ``create_engine`` for its ``Gradebook``: one engine per database and process. Grading a submission
+    opens the gradebook about 13 times, and a new engine compiles every query again; a shared one keeps its compiled
+    statements. ``Gradebook.close`` still disposes of it (its connections are closed; it makes new ones when used
+    again), so nothing stays open on a database that is gone."""
+    from sqlalchemy import create_engine
+
+    key = (str(url), tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _ENGINES_LOCK:
+        engine = _ENGINES.pop(key, None) or create_engine(url, **options)
+        _ENGINES[key] = engine
+        while len(_ENGINES) > MAX_ENGINES:
+            _ENGINES.pop(next(iter(_ENGINES))).dispose()
+    return engine
 
 
 @functools.cache

@@ -10,6 +10,8 @@ Autograde, grading step:
     GradingExecute      nbgrader's Execute with the kernel in the sandbox (sandbox.py), a per-cell timeout, a
                         per-notebook time budget, an output cap, and recovery from a dying kernel (restart, re-run
                         the cells above, carry on). Whatever happens, every cell gets outputs and the run finishes.
+                        While the grader's own checks run, the kernel skips the test cells whose kernel result they
+                        ignore (hidden checks only, quiz cells: verdict.kernel_blind).
     StderrIsNotAnError  nbgrader gives 0 to a test cell with any stderr output; a correct answer that prints a
                         warning must not lose points, so stderr in a test cell without an error is kept as text.
     TrustedVerdict      (verdict.py) every check cell's outputs become the grader's own verdict.
@@ -272,6 +274,10 @@ class GradingExecute(Execute):
         self._skip = set()       # cells that killed the kernel or timed out: not re-run when recovering
         self._gave_up = False
         self._output_chars = {}
+        from .verdict import PENDING, kernel_blind  # (verdict.py imports this module)
+
+        # a test cell whose kernel result the pending trusted verdict ignores is not run: only its verdict counts
+        self._blind = kernel_blind if PENDING in (resources or {}) else (lambda source: False)
         nb, resources = super().preprocess(nb, resources, km)
         grading_metadata(nb)["execution_seconds"] = round(time.monotonic() - self._started, 2)
         return nb, resources
@@ -314,6 +320,9 @@ class GradingExecute(Execute):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
+            return cell, resources
+        if utils.is_grade(cell) and not utils.is_solution(cell) and self._blind(cell.source):
+            cell.outputs, cell.execution_count = [], None
             return cell, resources
         self._remaining = self.notebook_budget - (time.monotonic() - self._started)
         if self._gave_up or self._remaining <= 0:

@@ -469,7 +469,7 @@ def _signature(params) -> inspect.Signature | None:
 class CellVerdict:
     passed: bool
     text: str
-    kernel_blind: bool = False  # a quiz cell: the student's kernel has no key, so it cannot agree or disagree
+    kernel_blind: bool = False  # the kernel's result cannot agree or disagree (kernel_blind() below)
 
 
 @dataclass
@@ -490,6 +490,16 @@ def quiz_checks_in(source: str) -> list[tuple[str, str, bool]] | None:
     (question, variable, hidden), or None if it holds anything else."""
     found = _kit_calls(source, "check_quiz", keywords=("choices", "number", "hidden"))
     return found if found and all(":" in question for question, _, _ in found) else None
+
+
+def kernel_blind(source: str) -> bool:
+    """A test cell whose result in the student's kernel the grader ignores: a quiz cell (the kernel has no key) or
+    a cell of hidden checks only (the kernel, without the secret seed, draws other cases than the grader). While a
+    trusted verdict is pending, the kernel does not run these cells (GradingExecute)."""
+    checks = checks_in(source)
+    if checks is not None:
+        return all(hidden for _, _, hidden in checks)
+    return quiz_checks_in(source) is not None
 
 
 def _kit_calls(source: str, function: str, keywords) -> list[tuple[str, str, bool]] | None:
@@ -611,7 +621,8 @@ def notebook_verdicts(nb, *, seed, sandbox: Sandbox, hide=(), call_timeout: floa
             lines.append(text)
             if not ok:
                 break
-        result.cells[index] = CellVerdict(passed, "\n".join(lines))
+        result.cells[index] = CellVerdict(passed, "\n".join(lines),
+                                          kernel_blind=all(hidden for _, _, hidden in checks))
     result.cells.update(quiz_verdicts)
     result.flags, result.notes = session.flags, [*session.notes, *cell_notes, *result.notes]
     return result
