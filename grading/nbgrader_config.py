@@ -19,12 +19,12 @@ if str(REPO) not in sys.path:
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, LimitOutput,
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 from grading.pipeline.pages import FeedbackExporter, SanitizeForPages  # noqa: E402
 from grading.pipeline.preprocessors import (  # noqa: E402
-    GradingExecute, HideHiddenTests, QuizAnswerStubs, RebuildFromSource, StderrIsNotAnError)
+    GetGradesAtOnce, GradingExecute, HideHiddenTests, QuizAnswerStubs, RebuildFromSource, StderrIsNotAnError)
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import ClearSolutions  # noqa: E402
 from grading.pipeline.secret import hidden_seed  # noqa: E402
@@ -81,7 +81,7 @@ c.Sandbox.warm = True  # kernels and harnesses forked from a pre-imported interp
 
 # Feedback: no hidden test source or hidden-test traceback reaches students; the page runs no script at all
 # (grading/pipeline/pages.py: sanitized notebook, equations as MathML, a Content-Security-Policy).
-c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGradesAtOnce, CSSHTMLHeaderPreprocessor]
 c.GenerateFeedback.exporter_class = FeedbackExporter
 c.HideHiddenTests.secrets = [hidden_seed()]  # never reaches student code; blanked anyway
 

@@ -362,3 +362,135 @@ def test_a_workers_private_course_goes_to_memory_only_where_there_is_room(tmp_pa
     (tmp_path / "locked").mkdir(mode=0o500)
     if os.geteuid() != 0:   # root writes anywhere
         assert _in_memory(str(tmp_path / "locked"), room=1) is None
+
+
+# -- the per-cell schema checks, compiled once (schemas.py) --------------------------------------------------------
+
+def _raised(check, *args, **kwargs):
+    """(exception type, message) ``check`` raises, or None."""
+    try:
+        check(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 -- the comparison is the point
+        return type(exc).__name__, str(exc)
+    return None
+
+
+def test_compiled_schema_checks_give_jsonschemas_verdict_and_error_on_valid_and_hostile_cells():
+    import jsonschema
+    from nbformat.v4 import nbbase
+    from nbgrader.nbgraderformat import common
+    from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
+
+    from grading.pipeline.schemas import NbgraderSchema, NodeSchema
+
+    assert isinstance(nbbase.validate, NodeSchema) and isinstance(common.jsonschema, NbgraderSchema)
+    schema = MetadataValidatorV3().schema
+    good = {"grade": True, "solution": False, "locked": True, "grade_id": "t1", "points": 2, "schema_version": 3}
+    metadata = [good, {**good, "points": 1.5}, {**good, "points": "2"}, {**good, "points": True},
+                {**good, "points": None}, {**good, "grade": 1}, {**good, "grade_id": 7}, {**good, "schema_version": 3.0},
+                {**good, "task": True}, {**good, "extra": "x"}, {k: v for k, v in good.items() if k != "grade_id"}, {}]
+    verdicts = [(md, _raised(common.jsonschema.validate, md, schema), _raised(jsonschema.validate, md, schema))
+                for md in metadata]
+    assert [fast for _, fast, plain in verdicts] == [plain for _, fast, plain in verdicts]
+    assert verdicts[0][1] is None and sum(fast is not None for _, fast, _ in verdicts) >= 5
+    for _ in range(3):   # nbgrader reads its schema anew for every notebook: one compiled check per content
+        common.jsonschema.validate(good, MetadataValidatorV3().schema)
+    assert sum(json.dumps(schema, sort_keys=True) == key for key in common.jsonschema._checks) == 1
+
+    cell = {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": [], "execution_count": None, "id": "a1"}
+    nodes = [(c, "code_cell") for c in [cell, {**cell, "source": 1}, {**cell, "execution_count": True},
+                                        {**cell, "execution_count": 1.0}, {**cell, "execution_count": -1},
+                                        {**cell, "id": "not an id!"}, {**cell, "extra": 1}, {**cell, "outputs": [{}]}]]
+    nodes += [(o, "output") for o in [{"output_type": "stream", "name": "stdout", "text": "ok"},
+                                       {"output_type": "stream", "name": "stdout", "text": 3},
+                                       {"output_type": "stream", "name": "stdin", "text": "x"},
+                                       {"output_type": "error", "ename": "E", "evalue": "v", "traceback": ["t", 1]},
+                                       {"output_type": "display_data", "data": {"text/plain": "x"}, "metadata": {}},
+                                       {"output_type": "display_data", "data": {"text/plain": 5}, "metadata": {}},
+                                       {"output_type": "script"}]]
+    nodes += [(c, "cell") for c in SOURCE.cells]
+    for node, ref in nodes:
+        fast = _raised(nbbase.validate, copy.deepcopy(node), ref=ref)
+        assert fast == _raised(nbbase.validate.original, copy.deepcopy(node), ref=ref), (ref, node)
+    assert sum(_raised(nbbase.validate, copy.deepcopy(n), ref=r) is not None for n, r in nodes) >= 10
+    with pytest.raises(nbformat.ValidationError):
+        nbformat.v4.new_output("stream", name="stdout", text=3)
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")   # nbgrader's own submission() autoflushes early
+def test_a_submissions_grades_and_comments_read_at_once_are_the_rows_nbgraders_finders_return(tmp_path):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from grading.pipeline.export import entry, submission_rows
+
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        for lab in ("lab-a", "lab-b"):
+            gb.add_assignment(lab)
+            for nb in ("one", "two"):
+                gb.add_notebook(nb, lab)
+                gb.add_grade_cell("shared", nb, lab, max_score=1, cell_type="code")
+                gb.add_task_cell("shared", nb, lab, max_score=2, cell_type="markdown")   # same name, a task
+                gb.add_task_cell("essay", nb, lab, max_score=3, cell_type="markdown")
+                gb.add_grade_cell("tests", nb, lab, max_score=4, cell_type="code")
+                gb.add_solution_cell("answer", nb, lab)
+                gb.add_solution_cell("shared", nb, lab)
+        for student in ("ann", "bob"):
+            gb.add_student(student)
+            for lab in ("lab-a", "lab-b"):
+                gb.update_or_create_submission(lab, student)
+        grades, comments = submission_rows(gb, "grade", "lab-a", "bob"), submission_rows(gb, "comment", "lab-a", "bob")
+        assert sorted(grades) == ["one/essay", "one/shared", "one/tests", "two/essay", "two/shared", "two/tests"]
+        assert sorted(comments) == ["one/answer", "one/essay", "one/shared", "two/answer", "two/essay", "two/shared"]
+        for key, row in grades.items():
+            assert row.id == gb.find_grade(key.split("/")[1], key.split("/")[0], "lab-a", "bob").id, key
+        for key, row in comments.items():
+            assert row.id == gb.find_comment(key.split("/")[1], key.split("/")[0], "lab-a", "bob").id, key
+        assert grades["one/shared"].cell.type == "GradeCell" and comments["one/shared"].cell.type == "SolutionCell"
+        with pytest.raises(MissingEntry, match="grade: lab-a/one/nothing for bob"):
+            entry(grades, "grade", "one/nothing", "lab-a", "bob")
+        for i, (key, row) in enumerate(sorted(grades.items())):
+            row.auto_score, row.manual_score = i / 2, (None if i % 2 else i)
+        for i, (key, row) in enumerate(sorted(comments.items())):
+            row.auto_comment, row.manual_comment = f"auto {i}", (f"manual {i}" if i % 3 == 0 else None)
+        gb.db.commit()
+
+    # the feedback's scores and comments: nbgrader's GetGrades and the kit's, on the same notebook
+    from nbgrader.preprocessors import GetGrades
+
+    from grading.pipeline.preprocessors import GetGradesAtOnce
+
+    def cell(grade_id, **flags):
+        return nbformat.v4.new_markdown_cell("x", metadata={"nbgrader": {"grade_id": grade_id, "schema_version": 3,
+                                                                         "grade": False, "solution": False,
+                                                                         "locked": False, "task": False, **flags}})
+
+    nb = nbformat.v4.new_notebook(cells=[cell("shared", grade=True, solution=True), cell("essay", task=True),
+                                         cell("tests", grade=True), cell("answer", solution=True)])
+    seen = []
+    for preprocessor in (GetGrades, GetGradesAtOnce):
+        resources = {"nbgrader": {"notebook": "one", "assignment": "lab-a", "student": "bob",
+                                  "db_url": f"sqlite:///{tmp_path / 'gradebook.db'}"}}
+        out, resources = preprocessor().preprocess(copy.deepcopy(nb), resources)
+        seen.append(([c.metadata.nbgrader for c in out.cells], resources["nbgrader"]))
+    assert seen[0] == seen[1]
+    # a manual score or comment wins over the automatic one (the rows' values set above, in sorted key order)
+    assert [(md.get("score"), md.get("comment")) for md in seen[0][0]] == [
+        (0.5, "auto 2"), (0, "auto 1"), (2, None), (None, "manual 0")]
+
+
+def test_a_feedback_pages_code_highlighted_once_per_source_is_nbconverts_highlighting():
+    from nbconvert.filters.highlight import Highlight2HTML
+
+    from grading.pipeline.pages import _HighlightOnce, _highlighted
+
+    sources = [c.source for c in SOURCE.cells if c.cell_type == "code"][:12] + ["", "%%bash\necho <b>hi</b>", "x = '<script>'"]
+    metadata = [None, {}, {"magics_language": "bash"}]
+    for source in sources:
+        for language in (None, "python", "ipython3"):
+            for md in metadata:
+                expected = Highlight2HTML(pygments_lexer="ipython3")(source, language, md)
+                assert _HighlightOnce(pygments_lexer="ipython3")(source, language, md) == expected, (source, md)
+    hits = _highlighted.cache_info().hits
+    _HighlightOnce(pygments_lexer="ipython3")(sources[0])
+    assert _highlighted.cache_info().hits == hits + 1
+    assert "&lt;script&gt;" in _HighlightOnce(pygments_lexer="ipython3")("x = '<script>'")

@@ -1,5 +1,8 @@
 """The course's autograding pipeline on nbgrader (``python -m grading.pipeline --help``; grading/README.md)."""
+from . import schemas
 from .driver import Course, autograde, feedback, generate, run
+
+schemas.install()   # nbformat's and nbgrader's per-cell schema checks, each compiled once
 
 __all__ = ["Course", "autograde", "feedback", "generate", "run", "demo"]
 

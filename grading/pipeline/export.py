@@ -87,6 +87,38 @@ def shared_engine(url, **options):
     return engine
 
 
+def submission_rows(gb, kind: str, lab: str, student: str) -> dict:
+    """{"notebook/cell": row}: the gradebook's grade (``kind`` "grade") or comment rows of one submission, read in
+    two queries instead of one ``find_grade``/``find_comment`` per cell; a cell name is looked up as those do
+    (a grade or solution cell of that name first, then a task cell). The cells come along, so a row's ``cell``
+    (``Grade.max_score``) costs no query."""
+    from nbgrader.api import (Assignment, Comment, Grade, GradeCell, Notebook, SolutionCell, Student,
+                              SubmittedAssignment, SubmittedNotebook, TaskCell)
+
+    model, first = (Grade, GradeCell) if kind == "grade" else (Comment, SolutionCell)
+    rows = {}
+    for cells in (TaskCell, first):   # the first kind of cell overwrites a task cell of the same name
+        query = (gb.db.query(model, Notebook.name, cells)
+                 .join(cells, cells.id == model.cell_id)
+                 .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                 .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                 .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                 .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                 .join(Student, Student.id == SubmittedAssignment.student_id)
+                 .filter(Assignment.name == lab, Student.id == student))
+        rows.update({f"{notebook}/{cell.name}": row for row, notebook, cell in query})
+    return rows
+
+
+def entry(rows: dict, kind: str, key: str, lab: str, student: str):
+    """``rows[key]``; nbgrader's MissingEntry, as its finders raise it, for a cell the gradebook does not have."""
+    from nbgrader.api import MissingEntry
+
+    if key not in rows:
+        raise MissingEntry(f"No such {kind}: {lab}/{key} for {student}")
+    return rows[key]
+
+
 @functools.cache
 def alembic_head() -> str:
     """The head revision of nbgrader's gradebook migrations, which nbgrader stamps on every new gradebook. nbgrader

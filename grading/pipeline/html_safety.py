@@ -243,11 +243,17 @@ def _unsafe_markdown_tokens(tokens) -> list[str]:
 
 
 def unsafe_markdown(source: str) -> list[str]:
-    """What in ``source`` a markdown renderer could turn into script or a request (``neutralize_markdown``)."""
+    """What in ``source`` a markdown renderer could turn into script or a request (``neutralize_markdown``).
+    Parsed once per process for each text (``_unsafe_markdown``): every submission repeats the lab's own cells."""
+    return list(_unsafe_markdown(str(source)))
+
+
+@functools.lru_cache(maxsize=2048)
+def _unsafe_markdown(source: str) -> tuple[str, ...]:
     try:
-        return _unsafe_markdown_tokens(_parser(None)(str(source)))
+        return tuple(_unsafe_markdown_tokens(_parser(None)(source)))
     except Exception as exc:  # a parser failure on hostile input: show it as text
-        return [f"unparsable markdown ({type(exc).__name__})"]
+        return (f"unparsable markdown ({type(exc).__name__})",)
 
 
 def neutralize_markdown(source: str) -> tuple[str, list[str]]:

@@ -14,6 +14,7 @@ Both exporters sanitize the notebook once more just before rendering, whatever p
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 from jinja2 import BytecodeCache, pass_context
@@ -63,6 +64,25 @@ class _CompiledTemplates(BytecodeCache):
 
 
 _TEMPLATES_COMPILED = _CompiledTemplates()
+
+
+class _HighlightOnce(Highlight2HTML):
+    """nbconvert's code highlighting, each cell's source highlighted once per process (``_highlighted``): every
+    submission's page repeats the lab's own code cells. Formatter options other than the default are not
+    cached."""
+
+    def __call__(self, source, language=None, metadata=None):
+        if self.extra_formatter_options:
+            return super().__call__(source, language, metadata)
+        magics = metadata.get("magics_language") if hasattr(metadata, "get") else None
+        return _highlighted(str(source), language or self.pygments_lexer,
+                            magics if isinstance(magics, str) else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _highlighted(source: str, language: str, magics_language: str | None) -> str:
+    return Highlight2HTML(pygments_lexer=language)(source, language, {"magics_language": magics_language}
+                                                   if magics_language else None)
 
 
 class PageExporter(HTMLExporter):
@@ -115,7 +135,7 @@ class PageExporter(HTMLExporter):
         language = nb.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name"))
         self.register_filter("highlight_code", self.filters.get("highlight_code",
-                                                                Highlight2HTML(pygments_lexer=lexer, parent=self)))
+                                                                _HighlightOnce(pygments_lexer=lexer, parent=self)))
         resources = self._init_resources(resources)
         self.register_filter("filter_data_type", WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata,
                                                                        parent=self, resources=resources))

@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 
 from .driver import (Course, PipelineError, _api, _remove, _require_sandbox, autograde_staged, generate,
                      import_roster, publish, remove_results, submitted_students)
-from .export import MAX_AUTOGRADED_BYTES, prepare_gradebook
+from .export import MAX_AUTOGRADED_BYTES, entry, prepare_gradebook, submission_rows
 from .intake import Intake, label, staging, take
 from .journal import append_record, journal_path, read_journal
 from .names import valid_student_id
@@ -323,14 +323,14 @@ def _write_grades(course: Course, lab: str, student: str, result: dict) -> None:
             gb.update_or_create_submission(lab, student, timestamp=datetime.fromisoformat(timestamp))
         else:
             gb.update_or_create_submission(lab, student)
+        grades = submission_rows(gb, "grade", lab, student)
+        comments = submission_rows(gb, "comment", lab, student)
         for key, score in result["grades"].items():
-            notebook, cell = key.split("/", 1)
-            grade = gb.find_grade(cell, notebook, lab, student)
+            grade = entry(grades, "grade", key, lab, student)
             grade.auto_score = score
             grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
         for key, text in result["comments"].items():
-            notebook, cell = key.split("/", 1)
-            gb.find_comment(cell, notebook, lab, student).auto_comment = text
+            entry(comments, "comment", key, lab, student).auto_comment = text
         gb.db.commit()
         notebooks = [nb.name for nb in gb.find_assignment(lab).notebooks]
     for notebook in notebooks:

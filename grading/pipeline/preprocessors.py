@@ -22,6 +22,7 @@ Feedback:
     HideHiddenTests     removes from the feedback the hidden-test source, the tracebacks of hidden-test cells and
                         the values of a failed hidden case (only which case failed and the known-mistake hint
                         remain), and puts the grading notes (timeouts, restored cells, ...) at the top.
+    GetGradesAtOnce     nbgrader's GetGrades with the submission's grades and comments read in a few queries.
 
 What each step noticed is recorded in the notebook metadata under ``lablib_grading``: ``notes`` (sentences for
 people) and ``flags`` (codes for the export: timeout, kernel_died, budget_exceeded, restored_cells, ...).
@@ -46,7 +47,7 @@ import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearSolutions, Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearSolutions, Execute, GetGrades, NbGraderPreprocessor
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -179,39 +180,6 @@ class BoundedKernelClient(AsyncKernelClient):
         return False
 
     wait_for_ready = _async_wait_for_ready  # the asynchronous client's is the coroutine itself
-
-
-class _SchemaOnce:
-    """What nbgrader's metadata validator needs of ``jsonschema``, with its schema checked once: nbgrader calls
-    ``jsonschema.validate(metadata, schema)`` for every cell, which first validates its own constant schema
-    against the meta-schema each time (most of CheckCellMetadata's time). Same errors otherwise: the best match of
-    the instance's errors, as ``jsonschema.validate`` raises it."""
-
-    def __init__(self, jsonschema):
-        self._jsonschema, self._validators = jsonschema, {}
-
-    def __getattr__(self, name):
-        return getattr(self._jsonschema, name)
-
-    def validate(self, instance, schema):
-        key = id(schema)
-        if key not in self._validators:
-            cls = self._jsonschema.validators.validator_for(schema)
-            cls.check_schema(schema)
-            self._validators[key] = (schema, cls(schema))  # the schema is kept alive: its id stays its own
-        error = self._jsonschema.exceptions.best_match(self._validators[key][1].iter_errors(instance))
-        if error is not None:
-            raise error
-
-
-def _check_nbgrader_schema_once() -> None:
-    from nbgrader.nbgraderformat import common
-
-    if not isinstance(common.jsonschema, _SchemaOnce):
-        common.jsonschema = _SchemaOnce(common.jsonschema)
-
-
-_check_nbgrader_schema_once()
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -414,6 +382,31 @@ class StderrIsNotAnError(NbGraderPreprocessor):
             record(nb, "stderr_in_tests", "a test cell wrote to stderr (e.g. a warning) without an error: "
                                           "not counted as a failure")
         return nb, resources
+
+
+class GetGradesAtOnce(GetGrades):
+    """nbgrader's GetGrades (feedback: each graded cell's score and comment from the gradebook), with a submission's
+    grades and comments read in two queries each (``export.submission_rows``) instead of one or two per cell."""
+
+    def preprocess(self, nb, resources):
+        self._rows = {}
+        return super().preprocess(nb, resources)
+
+    def _row(self, kind: str, cell):
+        from .export import entry, submission_rows
+
+        if kind not in self._rows:  # read inside GetGrades' open gradebook, at the first cell that needs it
+            self._rows[kind] = submission_rows(self.gradebook, kind, self.assignment_id, self.student_id)
+        key = f"{self.notebook_id}/{cell.metadata['nbgrader']['grade_id']}"
+        return entry(self._rows[kind], kind, key, self.assignment_id, self.student_id)
+
+    def _get_comment(self, cell, resources):
+        cell.metadata.nbgrader["comment"] = self._row("comment", cell).comment
+
+    def _get_score(self, cell, resources):
+        grade = self._row("grade", cell)
+        cell.metadata.nbgrader["score"] = grade.score
+        cell.metadata.nbgrader["points"] = grade.max_score
 
 
 class HideHiddenTests(NbGraderPreprocessor):
