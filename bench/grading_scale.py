@@ -31,6 +31,7 @@ import argparse
 import csv
 import importlib.util
 import inspect
+import math
 import os
 import shutil
 import statistics
@@ -118,6 +119,16 @@ def synthetic_class(root: Path, students: int, labs: list[str]) -> dict[str, dic
             counts[kind] = counts.get(kind, 0) + 1
         kinds_of[lab] = counts
     return kinds_of
+
+
+def spread_sample(ids: list[str], sample: int) -> list[str]:
+    """``sample`` of ``ids`` evenly spread over the class with a step prime to the deck's length, so the sample has
+    the class's kinds in its proportions (every kind once per 10 students) and many of the generator's templates of
+    each kind; the first students would all have the first template of their kind."""
+    step = max(1, len(ids) // sample)
+    while step > 1 and math.gcd(step, len(DECK)) != 1:
+        step -= 1
+    return [ids[k * step] for k in range(sample)]
 
 
 # -- the three ways of grading ----------------------------------------------------------------------------------
@@ -243,8 +254,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-nbgrader", action="store_true", help="skip plain nbgrader")
     parser.add_argument("--no-scaling", action="store_true", help="skip the two-worker run")
     parser.add_argument("--sample", type=int, default=None,
-                        help="the one-worker kit and plain nbgrader on the first S students of each lab only (the "
-                             "same submissions for both); the two-worker run grades the whole class")
+                        help="the one-worker kit and plain nbgrader on S students of each lab only, spread over the "
+                             "class (the same submissions for both); the two-worker run grades the whole class")
     args = parser.parse_args(argv)
     from grading.pipeline.sandbox import available
 
@@ -263,10 +274,10 @@ def main(argv=None) -> None:
         sampled = submitted
         if sample < args.students:
             sampled = tmp / "sample"
-            for sid in ids[:sample]:
+            for sid in spread_sample(ids, sample):
                 shutil.copytree(submitted / sid, sampled / sid)
-            print(f"one worker and plain nbgrader: the first {sample} students of each lab ({n1} submissions); "
-                  f"two workers: the whole class ({n} submissions)")
+            print(f"one worker and plain nbgrader: {sample} students spread over the class, the same in each lab "
+                  f"({n1} submissions: spread_sample); two workers: the whole class ({n} submissions)")
         print(f"synthetic class: {args.students} students x {len(labs)} labs = {n} submissions; per lab: "
               + "; ".join(f"{lab.split('-')[0]} " + ", ".join(f"{v} {k}" for k, v in c.items())
                           for lab, c in kinds.items()))

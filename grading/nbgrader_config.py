@@ -20,11 +20,12 @@ if str(REPO) not in sys.path:
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
-    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+    OverwriteCells, OverwriteKernelspec)
 
 from grading.pipeline.pages import FeedbackExporter, SanitizeForPages  # noqa: E402
 from grading.pipeline.preprocessors import (  # noqa: E402
-    GetGradesAtOnce, GradingExecute, HideHiddenTests, QuizAnswerStubs, RebuildFromSource, StderrIsNotAnError)
+    GetGradesAtOnce, GradingExecute, HideHiddenTests, QuizAnswerStubs, RebuildFromSource, SaveAutoGradesAtOnce,
+    StderrIsNotAnError)
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import ClearSolutions  # noqa: E402
 from grading.pipeline.secret import hidden_seed  # noqa: E402
@@ -51,7 +52,7 @@ c.GenerateAssignment.preprocessors = [QuizAnswerStubs if step is ClearSolutions 
 c.Autograde.sanitize_preprocessors = [
     RebuildFromSource, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [  # the grader's own checks run while the kernel runs (verdict.py)
-    StartTrustedVerdict, GradingExecute, StderrIsNotAnError, TrustedVerdict, LimitOutput, SaveAutoGrades,
+    StartTrustedVerdict, GradingExecute, StderrIsNotAnError, TrustedVerdict, LimitOutput, SaveAutoGradesAtOnce,
     AssignLatePenalties, CheckCellMetadata, SanitizeForPages]  # stored for formgrader: no HTML/JS of the student's
 c.RebuildFromSource.source_root = str(REPO / "solutions")
 c.RebuildFromSource.release_root = str(REPO / "labs")

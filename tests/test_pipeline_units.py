@@ -490,7 +490,75 @@ def test_a_feedback_pages_code_highlighted_once_per_source_is_nbconverts_highlig
             for md in metadata:
                 expected = Highlight2HTML(pygments_lexer="ipython3")(source, language, md)
                 assert _HighlightOnce(pygments_lexer="ipython3")(source, language, md) == expected, (source, md)
-    hits = _highlighted.cache_info().hits
+    hits, size = _highlighted.cache_info().hits, _highlighted.cache_info().currsize
     _HighlightOnce(pygments_lexer="ipython3")(sources[0])
     assert _highlighted.cache_info().hits == hits + 1
     assert "&lt;script&gt;" in _HighlightOnce(pygments_lexer="ipython3")("x = '<script>'")
+    long = "x = 1\n" * 3000   # longer than CACHED_TEXT_CHARS: highlighted, never kept
+    assert _HighlightOnce(pygments_lexer="ipython3")(long) == Highlight2HTML(pygments_lexer="ipython3")(long)
+    assert _highlighted.cache_info().currsize == size
+
+    from grading.pipeline.html_safety import _render_plain, _unsafe_markdown, render_markdown, unsafe_markdown
+
+    sizes = _render_plain.cache_info().currsize, _unsafe_markdown.cache_info().currsize
+    assert unsafe_markdown("<img src=x onerror=alert(1)>" + " a" * 6000) and render_markdown("*b* " * 3000)
+    assert (_render_plain.cache_info().currsize, _unsafe_markdown.cache_info().currsize) == sizes
+    assert unsafe_markdown("<img src=x onerror=alert(1)>") == unsafe_markdown("<img src=x onerror=alert(1)>") != []
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")   # nbgrader's own submission() autoflushes early
+def test_autograding_writes_the_same_gradebook_rows_as_nbgraders_save_auto_grades(tmp_path):
+    import shutil
+
+    from nbgrader import utils
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    from grading.pipeline.preprocessors import SaveAutoGradesAtOnce
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("lab-a")
+        gb.add_notebook("one", "lab-a")
+        for name, points in (("passes", 2), ("fails", 3), ("manual", 1)):
+            gb.add_grade_cell(name, "one", "lab-a", max_score=points, cell_type="code")
+        gb.add_grade_cell("written", "one", "lab-a", max_score=2, cell_type="markdown")
+        gb.add_task_cell("essay", "one", "lab-a", max_score=3, cell_type="markdown")
+        for name in ("blank", "answered", "written"):
+            gb.add_solution_cell(name, "one", "lab-a")
+        gb.add_student("bob")
+        gb.update_or_create_submission("lab-a", "bob")
+        gb.find_grade("manual", "one", "lab-a", "bob").manual_score = 0.5   # a TA graded it before this run
+        gb.db.commit()
+
+    def md(grade_id, **flags):
+        return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "grade": False, "solution": False,
+                             "locked": False, "task": False, **flags}}
+
+    error = nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])
+    cells = [nbformat.v4.new_code_cell("check()", metadata=md("passes", grade=True, points=2)),
+             nbformat.v4.new_code_cell("check()", metadata=md("fails", grade=True, points=3), outputs=[error]),
+             nbformat.v4.new_code_cell("check()", metadata=md("manual", grade=True, points=1)),
+             nbformat.v4.new_markdown_cell("I think", metadata=md("written", grade=True, solution=True, points=2)),
+             nbformat.v4.new_markdown_cell("essay", metadata=md("essay", task=True, points=3)),
+             nbformat.v4.new_code_cell("# YOUR CODE HERE", metadata=md("blank", solution=True)),
+             nbformat.v4.new_code_cell("x = 1", metadata=md("answered", solution=True))]
+    cells[5].metadata.nbgrader["checksum"] = utils.compute_checksum(cells[5])   # left as released
+    cells[6].metadata.nbgrader["checksum"] = "0" * 32                             # changed by the student
+    nb = nbformat.v4.new_notebook(cells=cells)
+
+    rows = []
+    for k, preprocessor in enumerate((SaveAutoGrades, SaveAutoGradesAtOnce)):
+        db = tmp_path / f"copy{k}.db"
+        shutil.copyfile(tmp_path / "gradebook.db", db)
+        preprocessor().preprocess(copy.deepcopy(nb), {"nbgrader": {
+            "notebook": "one", "assignment": "lab-a", "student": "bob", "db_url": f"sqlite:///{db}"}})
+        with Gradebook(f"sqlite:///{db}") as gb:
+            notebook = gb.find_submission_notebook("one", "lab-a", "bob")
+            rows.append(({g.name: (g.auto_score, g.manual_score, g.needs_manual_grade) for g in notebook.grades},
+                         {c.name: c.auto_comment for c in notebook.comments}))
+    assert rows[0] == rows[1]
+    grades, comments = rows[0]
+    assert grades["passes"] == (2, None, False) and grades["fails"] == (0, None, False)
+    assert grades["manual"] == (1, 0.5, True) and grades["written"][2] and grades["essay"][2]
+    assert comments["blank"] == "No response." and comments["answered"] is None

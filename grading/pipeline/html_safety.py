@@ -200,11 +200,18 @@ def _page_renderer(attachments):
 
 def render_markdown(source: str, attachments: dict | None = None) -> str:
     """Markdown (nbconvert's dialect: tables, ``$`` math, task lists) as safe HTML for a page: equations in
-    MathML, then ``clean_html``. A cell without attachments is rendered once per process (``_render_plain``):
+    MathML, then ``clean_html``. A cell without attachments is rendered once per process (``_render_plain``, up to
+    ``CACHED_TEXT_CHARS``):
     every submission's page repeats the lab's own text."""
-    if not attachments:
-        return _render_plain(str(source))
-    return clean_html(_parser(_page_renderer(attachments)).render(str(source)))
+    source = str(source)
+    if not attachments and len(source) <= CACHED_TEXT_CHARS:
+        return _render_plain(source)
+    return clean_html(_parser(_page_renderer(attachments or {})).render(source))
+
+
+# the longest text kept in a per-process cache (the labs' longest cell has 3,330 characters): a cache holds at most
+# a few thousand texts of this size, whatever a class hands in
+CACHED_TEXT_CHARS = 10_000
 
 
 @functools.lru_cache(maxsize=2048)
@@ -245,7 +252,8 @@ def _unsafe_markdown_tokens(tokens) -> list[str]:
 def unsafe_markdown(source: str) -> list[str]:
     """What in ``source`` a markdown renderer could turn into script or a request (``neutralize_markdown``).
     Parsed once per process for each text (``_unsafe_markdown``): every submission repeats the lab's own cells."""
-    return list(_unsafe_markdown(str(source)))
+    source = str(source)
+    return list(_unsafe_markdown(source) if len(source) <= CACHED_TEXT_CHARS else _unsafe_markdown.__wrapped__(source))
 
 
 @functools.lru_cache(maxsize=2048)

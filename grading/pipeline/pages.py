@@ -24,8 +24,8 @@ from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .html_safety import (FEEDBACK_CSP, add_csp_meta, clean_html, latex_to_mathml, render_markdown,
-                          sanitize_notebook)
+from .html_safety import (CACHED_TEXT_CHARS, FEEDBACK_CSP, add_csp_meta, clean_html, latex_to_mathml,
+                          render_markdown, sanitize_notebook)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -68,11 +68,11 @@ _TEMPLATES_COMPILED = _CompiledTemplates()
 
 class _HighlightOnce(Highlight2HTML):
     """nbconvert's code highlighting, each cell's source highlighted once per process (``_highlighted``): every
-    submission's page repeats the lab's own code cells. Formatter options other than the default are not
-    cached."""
+    submission's page repeats the lab's own code cells. Longer texts, and formatter options other than the default,
+    are not cached."""
 
     def __call__(self, source, language=None, metadata=None):
-        if self.extra_formatter_options:
+        if self.extra_formatter_options or len(str(source)) > CACHED_TEXT_CHARS:
             return super().__call__(source, language, metadata)
         magics = metadata.get("magics_language") if hasattr(metadata, "get") else None
         return _highlighted(str(source), language or self.pygments_lexer,

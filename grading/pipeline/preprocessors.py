@@ -15,6 +15,7 @@ Autograde, grading step:
     StderrIsNotAnError  nbgrader gives 0 to a test cell with any stderr output; a correct answer that prints a
                         warning must not lose points, so stderr in a test cell without an error is kept as text.
     TrustedVerdict      (verdict.py) every check cell's outputs become the grader's own verdict.
+    SaveAutoGradesAtOnce nbgrader's SaveAutoGrades with the submission's rows read at once and one commit.
 Release (generate_assignment):
     QuizAnswerStubs     nbgrader's ClearSolutions, except that a quiz answer cell (grade id ``quiz_qN``) becomes
                         ``qN = None  # YOUR ANSWER HERE`` instead of ``raise NotImplementedError()``.
@@ -22,7 +23,7 @@ Feedback:
     HideHiddenTests     removes from the feedback the hidden-test source, the tracebacks of hidden-test cells and
                         the values of a failed hidden case (only which case failed and the known-mistake hint
                         remain), and puts the grading notes (timeouts, restored cells, ...) at the top.
-    GetGradesAtOnce     nbgrader's GetGrades with the submission's grades and comments read in a few queries.
+    GetGradesAtOnce     nbgrader's GetGrades with the submission's grades and comments read at once.
 
 What each step noticed is recorded in the notebook metadata under ``lablib_grading``: ``notes`` (sentences for
 people) and ``flags`` (codes for the export: timeout, kernel_died, budget_exceeded, restored_cells, ...).
@@ -47,7 +48,7 @@ import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearSolutions, Execute, GetGrades, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearSolutions, Execute, GetGrades, NbGraderPreprocessor, SaveAutoGrades
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -384,21 +385,54 @@ class StderrIsNotAnError(NbGraderPreprocessor):
         return nb, resources
 
 
-class GetGradesAtOnce(GetGrades):
-    """nbgrader's GetGrades (feedback: each graded cell's score and comment from the gradebook), with a submission's
-    grades and comments read in two queries each (``export.submission_rows``) instead of one or two per cell."""
-
-    def preprocess(self, nb, resources):
-        self._rows = {}
-        return super().preprocess(nb, resources)
+class _SubmissionRows:
+    """For nbgrader's gradebook preprocessors, which look up one row per cell: a submission's grade or comment row
+    of a cell, read with all the others of its kind in two queries (``export.submission_rows``) at the first cell
+    that needs one."""
 
     def _row(self, kind: str, cell):
         from .export import entry, submission_rows
 
-        if kind not in self._rows:  # read inside GetGrades' open gradebook, at the first cell that needs it
+        if kind not in self._rows:
             self._rows[kind] = submission_rows(self.gradebook, kind, self.assignment_id, self.student_id)
         key = f"{self.notebook_id}/{cell.metadata['nbgrader']['grade_id']}"
         return entry(self._rows[kind], kind, key, self.assignment_id, self.student_id)
+
+
+class SaveAutoGradesAtOnce(_SubmissionRows, SaveAutoGrades):
+    """nbgrader's SaveAutoGrades (each graded cell's automatic points, "No response." for an unchanged answer) with
+    the submission's rows read at once and one commit at the end instead of one per cell."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        self.notebook_id, self.assignment_id = info["notebook"], info["assignment"]
+        self.student_id, self.db_url = info["student"], info["db_url"]
+        self.gradebook, self._rows = Gradebook(self.db_url), {}
+        with self.gradebook:
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)   # each cell, as nbgrader's
+            self.gradebook.db.commit()
+        return nb, resources
+
+    def _add_score(self, cell, resources):
+        grade = self._row("grade", cell)
+        grade.auto_score, _ = utils.determine_grade(cell, self.log)
+        # a manual grade given before, or no automatic score: to be looked at
+        grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+
+    def _add_comment(self, cell, resources):
+        unchanged = cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell)
+        self._row("comment", cell).auto_comment = "No response." if unchanged and not utils.is_task(cell) else None
+
+
+class GetGradesAtOnce(_SubmissionRows, GetGrades):
+    """nbgrader's GetGrades (feedback: each graded cell's score and comment from the gradebook), with the
+    submission's rows read at once."""
+
+    def preprocess(self, nb, resources):
+        self._rows = {}
+        return super().preprocess(nb, resources)
 
     def _get_comment(self, cell, resources):
         cell.metadata.nbgrader["comment"] = self._row("comment", cell).comment
