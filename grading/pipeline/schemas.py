@@ -5,8 +5,9 @@ of its notebook schema, and nbgrader checks every cell's metadata with ``jsonsch
 schema)``. Both run jsonschema's interpreter, which also checks nbgrader's constant schema against the
 meta-schema on every call: a few tenths of a millisecond each, and a submission makes hundreds of these calls.
 Here each schema (and each definition of nbformat's) is compiled once with fastjsonschema, the validator
-nbformat itself uses for whole notebooks. An instance it accepts is valid; an instance it rejects is checked
-again by jsonschema, so the error raised is the one jsonschema raises, and a disagreement can only ever reject.
+nbformat itself uses for whole notebooks for the same schema dialect (draft 4). An instance it rejects is checked
+again by jsonschema, so an error raised is jsonschema's own; tests/test_pipeline_units.py holds the two to the same
+verdicts on valid and hostile cells and metadata.
 ``install()`` (idempotent) puts both in place; importing the package calls it.
 """
 from __future__ import annotations
