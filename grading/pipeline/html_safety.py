@@ -198,20 +198,19 @@ def _page_renderer(attachments):
                         allow_harmful_protocols=False)
 
 
+# the longest text kept in a per-process cache (the labs' longest cell has 3,330 characters): a cache holds at most
+# a few thousand texts of this size, whatever a class hands in
+CACHED_TEXT_CHARS = 10_000
+
+
 def render_markdown(source: str, attachments: dict | None = None) -> str:
     """Markdown (nbconvert's dialect: tables, ``$`` math, task lists) as safe HTML for a page: equations in
-    MathML, then ``clean_html``. A cell without attachments is rendered once per process (``_render_plain``, up to
-    ``CACHED_TEXT_CHARS``):
-    every submission's page repeats the lab's own text."""
+    MathML, then ``clean_html``. A cell without attachments, up to ``CACHED_TEXT_CHARS`` long, is rendered once per
+    process (``_render_plain``): every submission's page repeats the lab's own text."""
     source = str(source)
     if not attachments and len(source) <= CACHED_TEXT_CHARS:
         return _render_plain(source)
     return clean_html(_parser(_page_renderer(attachments or {})).render(source))
-
-
-# the longest text kept in a per-process cache (the labs' longest cell has 3,330 characters): a cache holds at most
-# a few thousand texts of this size, whatever a class hands in
-CACHED_TEXT_CHARS = 10_000
 
 
 @functools.lru_cache(maxsize=2048)

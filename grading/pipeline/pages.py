@@ -72,11 +72,11 @@ class _HighlightOnce(Highlight2HTML):
     are not cached."""
 
     def __call__(self, source, language=None, metadata=None):
-        if self.extra_formatter_options or len(str(source)) > CACHED_TEXT_CHARS:
+        source = str(source)
+        if self.extra_formatter_options or len(source) > CACHED_TEXT_CHARS:
             return super().__call__(source, language, metadata)
         magics = metadata.get("magics_language") if hasattr(metadata, "get") else None
-        return _highlighted(str(source), language or self.pygments_lexer,
-                            magics if isinstance(magics, str) else None)
+        return _highlighted(source, language or self.pygments_lexer, magics if isinstance(magics, str) else None)
 
 
 @functools.lru_cache(maxsize=4096)
