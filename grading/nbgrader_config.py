@@ -19,13 +19,12 @@ if str(REPO) not in sys.path:
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
-    OverwriteCells, OverwriteKernelspec)
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput, OverwriteKernelspec)
 
 from grading.pipeline.pages import FeedbackExporter, SanitizeForPages  # noqa: E402
 from grading.pipeline.preprocessors import (  # noqa: E402
-    GetGradesAtOnce, GradingExecute, HideHiddenTests, QuizAnswerStubs, RebuildFromSource, SaveAutoGradesAtOnce,
-    StderrIsNotAnError)
+    GetGradesAtOnce, GradingExecute, HideHiddenTests, OverwriteCellsAtOnce, QuizAnswerStubs, RebuildFromSource,
+    SaveAutoGradesAtOnce, StderrIsNotAnError)
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import ClearSolutions  # noqa: E402
 from grading.pipeline.secret import hidden_seed  # noqa: E402
@@ -50,7 +49,7 @@ c.GenerateAssignment.preprocessors = [QuizAnswerStubs if step is ClearSolutions 
 
 # Autograding: rebuild each submission from the source notebook, then run it robustly.
 c.Autograde.sanitize_preprocessors = [
-    RebuildFromSource, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+    RebuildFromSource, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCellsAtOnce, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [  # the grader's own checks run while the kernel runs (verdict.py)
     StartTrustedVerdict, GradingExecute, StderrIsNotAnError, TrustedVerdict, LimitOutput, SaveAutoGradesAtOnce,
     AssignLatePenalties, CheckCellMetadata, SanitizeForPages]  # stored for formgrader: no HTML/JS of the student's

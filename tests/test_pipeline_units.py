@@ -562,3 +562,72 @@ def test_autograding_writes_the_same_gradebook_rows_as_nbgraders_save_auto_grade
     assert grades["passes"] == (2, None, False) and grades["fails"] == (0, None, False)
     assert grades["manual"] == (1, 0.5, True) and grades["written"][2] and grades["essay"][2]
     assert comments["blank"] == "No response." and comments["answered"] is None
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+def test_cells_read_at_once_overwrite_a_tampered_notebook_as_nbgraders_overwrite_cells(tmp_path):
+    import logging
+
+    from nbgrader import utils
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import OverwriteCells
+
+    from grading.pipeline.preprocessors import OverwriteCellsAtOnce
+
+    def md(grade_id, **flags):
+        return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "grade": False, "solution": False,
+                             "locked": False, "task": False, **flags}}
+
+    released = [nbformat.v4.new_code_cell("assert f(1) == 2", metadata=md("test_f", grade=True, locked=True, points=2)),
+                nbformat.v4.new_code_cell("def f(x):\n    raise NotImplementedError", metadata=md("f", solution=True)),
+                nbformat.v4.new_markdown_cell("Explain.", metadata=md("why", grade=True, solution=True, points=1)),
+                nbformat.v4.new_markdown_cell("Plot it.", metadata=md("essay", task=True, locked=True, points=3)),
+                nbformat.v4.new_code_cell("import numpy as np", metadata=md("setup", locked=True))]
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("lab-a")
+        for notebook in ("one", "two"):   # a second notebook with a cell of the same name must not be read
+            gb.add_notebook(notebook, "lab-a")
+            for cell in released:
+                info = cell.metadata.nbgrader
+                gb.add_source_cell(info["grade_id"], notebook, "lab-a", cell_type=cell.cell_type,
+                                   locked=info["locked"], source=cell.source + ("" if notebook == "one" else "\n#2"),
+                                   checksum=utils.compute_checksum(cell))
+                if info["task"]:
+                    gb.add_task_cell(info["grade_id"], notebook, "lab-a", max_score=info["points"],
+                                     cell_type=cell.cell_type)
+                elif info["grade"]:
+                    gb.add_grade_cell(info["grade_id"], notebook, "lab-a", max_score=info["points"],
+                                      cell_type=cell.cell_type)
+        gb.db.commit()
+
+    submitted = copy.deepcopy(released)
+    submitted[0].source = "pass"                              # a locked test cell edited
+    submitted[0].metadata.nbgrader.update(points=20.0, locked=False)
+    submitted[1].source = "def f(x):\n    return 2 * x"     # the answer
+    submitted[2].cell_type = "code"                           # a written answer turned into code
+    submitted[2].outputs, submitted[2].execution_count = [], None
+    submitted[3].metadata.nbgrader["locked"] = False
+    submitted += [nbformat.v4.new_code_cell("x = 1", metadata=md("invented", grade=True, points=100)),
+                  nbformat.v4.new_code_cell("plain = 1")]
+    nb = nbformat.v4.new_notebook(cells=submitted)
+
+    results = []
+    for preprocessor in (OverwriteCells, OverwriteCellsAtOnce):
+        step, warnings_seen = preprocessor(), []
+        handler, level = logging.Handler(), step.log.level   # (an earlier Application may have raised the level)
+        handler.emit = lambda record: warnings_seen.append(record.getMessage())
+        step.log.addHandler(handler)
+        step.log.setLevel(logging.WARNING)
+        try:
+            out, _ = step.preprocess(copy.deepcopy(nb), {"nbgrader": {"notebook": "one", "assignment": "lab-a",
+                                                                      "db_url": url}})
+        finally:
+            step.log.removeHandler(handler)
+            step.log.setLevel(level)
+        results.append((out, warnings_seen))
+    assert results[0] == results[1]
+    out, seen = results[0]
+    assert out.cells[0].source == released[0].source and out.cells[0].metadata.nbgrader["points"] == 2
+    assert out.cells[2].cell_type == "markdown" and out.cells[3].metadata.nbgrader["locked"]
+    assert "grade_id" not in out.cells[5].metadata.nbgrader and len(seen) >= 5

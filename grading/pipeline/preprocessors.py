@@ -5,6 +5,7 @@ Autograde, sanitizing step (before execution):
                         so deleted, edited or re-tagged test cells and tampered metadata cannot change the grading;
                         the lab's plain code cells (experiments) are not run unless run_experiments is set; the
                         submission's static tamper report (tamper.py) is kept for the grader.
+    OverwriteCellsAtOnce nbgrader's OverwriteCells with the notebook's source and graded cells read at once.
 Autograde, grading step:
     StartTrustedVerdict (verdict.py) starts the grader's own run of every check, which goes on during the next step.
     GradingExecute      nbgrader's Execute with the kernel in the sandbox (sandbox.py), a per-cell timeout, a
@@ -30,6 +31,7 @@ people) and ``flags`` (codes for the export: timeout, kernel_died, budget_exceed
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 import os
@@ -48,7 +50,8 @@ import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearSolutions, Execute, GetGrades, NbGraderPreprocessor, SaveAutoGrades
+from nbgrader.preprocessors import (
+    ClearSolutions, Execute, GetGrades, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades)
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -214,6 +217,14 @@ class SandboxedKernelManager(AsyncKernelManager):
             Sandbox.release_workdir(self.workdir)
 
     cleanup_resources = run_sync(_async_cleanup_resources)
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        """Until the kernel's process has ended. jupyter_client polls every 0.1 s, and a killed sandbox is gone
+        within milliseconds: its first poll, just after the kill, cost every submission 0.1 s of waiting."""
+        interval = 0.002
+        while await self._async_is_alive():
+            await asyncio.sleep(interval)
+            interval = min(2 * interval, pollinterval)
 
 
 class GradingExecute(Execute):
@@ -424,6 +435,61 @@ class SaveAutoGradesAtOnce(_SubmissionRows, SaveAutoGrades):
     def _add_comment(self, cell, resources):
         unchanged = cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell)
         self._row("comment", cell).auto_comment = "No response." if unchanged and not utils.is_task(cell) else None
+
+
+class _NotebookCells:
+    """A gradebook whose ``find_source_cell`` and ``find_graded_cell`` answer from one notebook's cells, read in
+    three queries (as nbgrader's do: MissingEntry for a cell that is not there, a grade cell before a task cell of
+    the same name); everything else is the gradebook's."""
+
+    def __init__(self, gradebook, notebook: str, assignment: str):
+        from nbgrader.api import Assignment, GradeCell, Notebook, SourceCell, TaskCell
+
+        def cells(kind):
+            return {cell.name: cell for cell in gradebook.db.query(kind)
+                    .join(Notebook, Notebook.id == kind.notebook_id)
+                    .join(Assignment, Assignment.id == Notebook.assignment_id)
+                    .filter(Notebook.name == notebook, Assignment.name == assignment)}
+
+        self._gradebook, self._where = gradebook, (notebook, assignment)
+        self._source, self._graded = cells(SourceCell), {**cells(TaskCell), **cells(GradeCell)}
+
+    def __getattr__(self, name):
+        return getattr(self._gradebook, name)
+
+    def _find(self, cells: dict, what: str, name: str, notebook: str, assignment: str):
+        from nbgrader.api import MissingEntry
+
+        if (notebook, assignment) != self._where:
+            return getattr(self._gradebook, f"find_{what}_cell")(name, notebook, assignment)
+        if name not in cells:
+            raise MissingEntry(f"No such {what} cell: {assignment}/{notebook}/{name}")
+        return cells[name]
+
+    def find_source_cell(self, name: str, notebook: str, assignment: str):
+        return self._find(self._source, "source", name, notebook, assignment)
+
+    def find_graded_cell(self, name: str, notebook: str, assignment: str):
+        return self._find(self._graded, "graded", name, notebook, assignment)
+
+
+class OverwriteCellsAtOnce(OverwriteCells):
+    """nbgrader's OverwriteCells (each grade, solution and task cell's type, lock, points and checksum as the
+    gradebook has them; a locked cell's source restored) with the notebook's cells read at once instead of one or
+    two lookups per cell."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        self.notebook_id, self.assignment_id, self.db_url = info["notebook"], info["assignment"], info["db_url"]
+        with Gradebook(self.db_url) as gradebook:
+            self.gradebook = _NotebookCells(gradebook, self.notebook_id, self.assignment_id)
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)   # each cell, as nbgrader's
+            if self.add_missing_cells:
+                nb, resources = self.add_missing_grade_cells(nb, resources)
+                nb, resources = self.add_missing_task_cells(nb, resources)
+        return nb, resources
 
 
 class GetGradesAtOnce(_SubmissionRows, GetGrades):
