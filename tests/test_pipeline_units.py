@@ -295,6 +295,69 @@ def test_gradebooks_of_one_database_share_an_engine_and_old_engines_are_let_go(t
         assert gb.engine is not engine and [s.id for s in gb.students] == ["ada"]
 
 
+
+def test_gradebooks_of_new_sqlite_files_reuse_the_queries_compiled_for_others_and_keep_their_own_rows(tmp_path):
+    from nbgrader.api import Gradebook
+    from sqlalchemy import event
+
+    from grading.pipeline import export
+
+    export.prepare_gradebook()
+
+    def work(name, student):
+        """(how many statements ran, how many of them were compiled anew, the students, the engine)"""
+        with Gradebook(f"sqlite:///{tmp_path}/{name}.db") as gb:
+            compiled = []
+
+            def note(conn, cursor, statement, parameters, context, executemany):
+                compiled.append(context.cache_hit == context.dialect.CACHE_MISS)
+
+            event.listen(gb.engine, "after_cursor_execute", note)
+            gb.add_student(student)
+            gb.add_assignment("lab-a")
+            gb.update_or_create_submission("lab-a", student)
+            students = [s.id for s in gb.students]
+            event.remove(gb.engine, "after_cursor_execute", note)
+        return len(compiled), sum(compiled), students, gb.engine
+
+    ran, _, students, first = work("first", "ada")
+    again, compiled, others, second = work("second", "bob")
+    assert second is not first and second.url != first.url and second.dialect is first.dialect
+    assert ran == again > 5 and compiled == 0
+    assert students == ["ada"] and others == ["bob"]   # each file has its own rows
+
+
+def test_a_gradebook_whose_tables_a_task_vouches_for_skips_only_the_table_check(tmp_path):
+    from nbgrader.api import Gradebook
+    from sqlalchemy import event
+
+    from grading.pipeline import export
+
+    export.prepare_gradebook()
+    url, other = f"sqlite:///{tmp_path}/task.db", f"sqlite:///{tmp_path}/other.db"
+    with Gradebook(url, "course-a") as gb:
+        gb.add_student("ada")
+        engine = gb.engine
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def opened(db_url):
+        statements.clear()
+        with Gradebook(db_url, "course-a") as gb:
+            students = [s.id for s in gb.students]
+        return students, sum("sqlite_master" in q or "PRAGMA" in q for q in statements)
+
+    students, checks = opened(url)
+    assert students == ["ada"] and checks >= 10    # nbgrader lists the tables, then checks each one
+    with export.tables_made(url):
+        with export.tables_made(url):
+            assert opened(url) == (["ada"], 0)
+        assert opened(url) == (["ada"], 0)       # still vouched for by the outer one
+        with Gradebook(other) as gb:              # another database is checked, and its tables made
+            assert gb.students == []
+    assert opened(url) == (["ada"], checks) and export._TABLES_MADE == {}
+
+
 # --- bounded work on student text ----------------------------------------------------------------------------
 
 def test_matching_by_content_compares_in_full_only_what_can_reach_the_threshold(monkeypatch):

@@ -35,6 +35,7 @@ answer is its own exercise). ``flags`` (';'-separated) marks what needs a look:
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -56,13 +57,18 @@ MAX_AUTOGRADED_BYTES = 256 << 20   # an autograded notebook larger than this is 
 def prepare_gradebook() -> None:
     """Before using nbgrader's gradebook: a new gradebook gets its migration revision from ``alembic_head`` (in
     this process) instead of nbgrader's ``alembic heads`` subprocess, every ``Gradebook`` of a database uses this
-    process's one engine for it (``shared_engine``), and SQLAlchemy 2's autoflush warnings, which say nothing about
-    the grades, are silenced."""
+    process's one engine for it (``shared_engine``), a ``Gradebook`` of a database ``tables_made`` vouches for does
+    not check its tables again, and SQLAlchemy 2's autoflush warnings, which say nothing about the grades, are
+    silenced."""
     import nbgrader.api
     from sqlalchemy.exc import SAWarning
 
     nbgrader.api.get_alembic_version = alembic_head
     nbgrader.api.create_engine = shared_engine
+    if nbgrader.api.Gradebook.__init__ is not _gradebook_init:
+        global _NBGRADER_INIT
+        _NBGRADER_INIT = nbgrader.api.Gradebook.__init__
+        nbgrader.api.Gradebook.__init__ = _gradebook_init
     warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", category=SAWarning)
 
 
@@ -80,11 +86,72 @@ def shared_engine(url, **options):
 
     key = (str(url), tuple(sorted((k, repr(v)) for k, v in options.items())))
     with _ENGINES_LOCK:
-        engine = _ENGINES.pop(key, None) or create_engine(url, **options)
+        engine = _ENGINES.pop(key, None)
+        if engine is None:
+            engine = create_engine(url, **options)
+            _share_sqlite_compiled(engine, key[1])
         _ENGINES[key] = engine
         while len(_ENGINES) > MAX_ENGINES:
             _ENGINES.pop(next(iter(_ENGINES))).dispose()
     return engine
+
+
+_SQLITE_DIALECTS: dict = {}  # engine options -> (dialect, compiled statements) of this process's SQLite files
+
+
+def _share_sqlite_compiled(engine, options_key) -> None:
+    """A new engine on an SQLite file compiles nothing its process compiled before for another SQLite file: it
+    takes the dialect and the compiled-statement cache of the first one (SQLAlchemy keys that cache by dialect
+    object). A grading worker's private gradebook is a new file per submission, and compiling nbgrader's queries
+    for it again was a tenth of the worker's CPU. Safe because an SQLite dialect holds nothing of its database:
+    what it learns on its first connection (the SQLite library's version and options) is the process's."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or url.query:
+        return
+    shared = _SQLITE_DIALECTS.get(options_key)
+    if shared is None:
+        try:
+            with engine.connect():   # the dialect learns what it needs of the library (SQLAlchemy does this once)
+                pass
+        except Exception:  # noqa: BLE001 — no such directory, ...: the Gradebook opening it says so itself
+            return
+        _SQLITE_DIALECTS[options_key] = (engine.dialect, engine._compiled_cache)
+    elif type(shared[0]) is type(engine.dialect):
+        engine.dialect, engine._compiled_cache = shared
+
+
+_TABLES_MADE: dict[str, int] = {}   # gradebook URL -> how many open ``tables_made`` vouch for its tables
+_NBGRADER_INIT = None
+
+
+@contextlib.contextmanager
+def tables_made(url: str):
+    """While open: ``Gradebook(url)`` skips nbgrader's check that the database has every table (a table listing,
+    then one query per table), made about 13 times per submission. Only for a database whose tables are there and
+    stay there while this is open: a grading task's private gradebook (parallel.grade_task), made by the task,
+    read and written by it alone, removed after it."""
+    url = str(url)
+    _TABLES_MADE[url] = _TABLES_MADE.get(url, 0) + 1
+    try:
+        yield
+    finally:
+        _TABLES_MADE[url] -= 1
+        if not _TABLES_MADE[url]:
+            del _TABLES_MADE[url]
+
+
+def _gradebook_init(self, db_url, course_id="default_course", authenticator=None):
+    """nbgrader's ``Gradebook.__init__``, without the table check for a database ``tables_made`` vouches for."""
+    import nbgrader.api
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    if str(db_url) not in _TABLES_MADE:
+        return _NBGRADER_INIT(self, db_url, course_id=course_id, authenticator=authenticator)
+    self.engine = nbgrader.api.create_engine(db_url, echo=False, future=True)
+    self.db = scoped_session(sessionmaker(autoflush=True, bind=self.engine, future=True))
+    self.check_course(course_id=course_id)
+    self.course_id = course_id
+    self.authenticator = authenticator
 
 
 def submission_rows(gb, kind: str, lab: str, student: str) -> dict:

@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 
 from .driver import (Course, PipelineError, _api, _remove, _require_sandbox, autograde_staged, generate,
                      import_roster, publish, remove_results, submitted_students)
-from .export import MAX_AUTOGRADED_BYTES, entry, prepare_gradebook, submission_rows
+from .export import MAX_AUTOGRADED_BYTES, entry, prepare_gradebook, submission_rows, tables_made
 from .intake import Intake, label, staging, take
 from .journal import append_record, journal_path, read_journal
 from .names import valid_student_id
@@ -541,27 +541,28 @@ def grade_task(shared: dict, task: dict) -> dict:
         with tempfile.TemporaryDirectory(prefix="lablib-worker-", dir=_in_memory()) as tmp:
             course = _private_course(Path(tmp), shared)
             _require_sandbox(course)  # on this worker's machine: student code never runs unprotected
-            with staging() as root:
-                folder = root / student / lab
-                folder.mkdir(mode=0o700, parents=True)
-                for name, data in task["files"].items():
-                    if "/" in name or name.startswith(".") or not name:
-                        raise ValueError(f"not a staged file name: {name!r}")
-                    (folder / name).write_bytes(data)
-                result["success"], result["error"] = autograde_staged(course, lab, student, root,
-                                                                      api=_api(course))
-            if result["success"]:
-                with Gradebook(course.gradebook_url()) as gb:
-                    submission = gb.find_submission(lab, student)
-                    result["timestamp"] = submission.timestamp.isoformat() if submission.timestamp else None
-                    for notebook in submission.notebooks:
-                        for grade in notebook.grades:
-                            result["grades"][f"{notebook.name}/{grade.name}"] = grade.auto_score
-                        for comment in notebook.comments:
-                            result["comments"][f"{notebook.name}/{comment.name}"] = comment.auto_comment
-                result["files"], result["modes"] = _read_folder(course.path("autograded") / student / lab)
-            else:
-                result["flags"].append("autograde_error")
+            with tables_made(course.gradebook_url()):
+                with staging() as root:
+                    folder = root / student / lab
+                    folder.mkdir(mode=0o700, parents=True)
+                    for name, data in task["files"].items():
+                        if "/" in name or name.startswith(".") or not name:
+                            raise ValueError(f"not a staged file name: {name!r}")
+                        (folder / name).write_bytes(data)
+                    result["success"], result["error"] = autograde_staged(course, lab, student, root,
+                                                                          api=_api(course))
+                if result["success"]:
+                    with Gradebook(course.gradebook_url()) as gb:
+                        submission = gb.find_submission(lab, student)
+                        result["timestamp"] = submission.timestamp.isoformat() if submission.timestamp else None
+                        for notebook in submission.notebooks:
+                            for grade in notebook.grades:
+                                result["grades"][f"{notebook.name}/{grade.name}"] = grade.auto_score
+                            for comment in notebook.comments:
+                                result["comments"][f"{notebook.name}/{comment.name}"] = comment.auto_comment
+                    result["files"], result["modes"] = _read_folder(course.path("autograded") / student / lab)
+                else:
+                    result["flags"].append("autograde_error")
     except Exception as exc:  # nothing in a submission stops the class's run
         result.update(success=False, error=f"{type(exc).__name__}: {str(exc)[:2000]}", files={}, grades={})
         if "autograde_error" not in result["flags"]:
