@@ -40,6 +40,12 @@ def submission(**changes):
     return nb
 
 
+def md(grade_id, **flags):
+    """A cell's metadata as nbgrader writes it (schema 3), with ``flags`` set."""
+    return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "grade": False, "solution": False,
+                         "locked": False, "task": False, **flags}}
+
+
 def assert_graded_cells_are_the_source(rebuilt):
     for cell, original in zip(rebuilt.cells, SOURCE.cells, strict=True):
         assert cell.metadata == original.metadata
@@ -594,10 +600,6 @@ def test_autograding_writes_the_same_gradebook_rows_as_nbgraders_save_auto_grade
         gb.find_grade("manual", "one", "lab-a", "bob").manual_score = 0.5   # a TA graded it before this run
         gb.db.commit()
 
-    def md(grade_id, **flags):
-        return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "grade": False, "solution": False,
-                             "locked": False, "task": False, **flags}}
-
     error = nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])
     cells = [nbformat.v4.new_code_cell("check()", metadata=md("passes", grade=True, points=2)),
              nbformat.v4.new_code_cell("check()", metadata=md("fails", grade=True, points=3), outputs=[error]),
@@ -636,10 +638,6 @@ def test_cells_read_at_once_overwrite_a_tampered_notebook_as_nbgraders_overwrite
     from nbgrader.preprocessors import OverwriteCells
 
     from grading.pipeline.preprocessors import OverwriteCellsAtOnce
-
-    def md(grade_id, **flags):
-        return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "grade": False, "solution": False,
-                             "locked": False, "task": False, **flags}}
 
     released = [nbformat.v4.new_code_cell("assert f(1) == 2", metadata=md("test_f", grade=True, locked=True, points=2)),
                 nbformat.v4.new_code_cell("def f(x):\n    raise NotImplementedError", metadata=md("f", solution=True)),
